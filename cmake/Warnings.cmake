@@ -1,0 +1,10 @@
+# One warning set for every target of ours; -Werror in CI (OSTLS_WERROR=ON).
+add_library(ostls_warnings INTERFACE)
+target_compile_options(ostls_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
+  -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual -Wnull-dereference
+  -Wimplicit-fallthrough -Wswitch-enum -Wformat=2
+  -Wno-missing-field-initializers)  # designated initializers rely on member defaults
+if(OSTLS_WERROR)
+  target_compile_options(ostls_warnings INTERFACE -Werror)
+endif()

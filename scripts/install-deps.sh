@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything ostls needs to build, test and run its lab on Debian 12.
+# Idempotent and non-interactive; safe to run on every invocation of the README commands.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  # libraries ostls links
+  libasio-dev libssl-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
+  libunbound-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libtomlplusplus-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev python3
+  # the lab: real peers and the tools we compare with
+  openssl postfix iproute2 procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  # Postfix asks how to configure the system MTA; we want no system instance at all:
+  # the lab runs its own smtpd instances from throw-away directories.
+  echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+  echo "postfix postfix/mailname string localhost" | $SUDO debconf-set-selections
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Never leave a system Postfix listening on port 25.
+if command -v postfix >/dev/null && [[ -f /etc/postfix/main.cf ]]; then
+  ${SUDO:-} postfix status >/dev/null 2>&1 && ${SUDO:-} postfix stop >/dev/null 2>&1 || true
+fi
+exit 0

@@ -1,0 +1,21 @@
+// One function pair per subcommand: add_X registers its options on the CLI11 app and returns
+// the state that run_X executes after parsing. main.cpp only wires them together.
+#pragma once
+
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+namespace ostls::cli {
+
+// Exit statuses of every subcommand (README "Exit status").
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_fail = 1;
+inline constexpr int exit_usage = 2;
+inline constexpr int exit_defer = 75;  // EX_TEMPFAIL
+
+struct ProbeArgs;
+std::shared_ptr<ProbeArgs> add_probe(CLI::App& app);
+int run_probe(const ProbeArgs& args);
+
+}  // namespace ostls::cli

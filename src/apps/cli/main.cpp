@@ -1,0 +1,30 @@
+// ostls: opportunistic security (RFC 7435) for STARTTLS protocols. See README.md.
+#include <cstdio>
+#include <exception>
+
+#include <fmt/format.h>
+
+#include "apps/cli/commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"ostls — opportunistic security for every STARTTLS protocol (RFC 7435)", "ostls"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "ostls 0.1.0");
+  auto probe = ostls::cli::add_probe(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    (void)app.exit(e);
+    return ostls::cli::exit_usage;
+  }
+  try {
+    if (app.got_subcommand("probe")) return ostls::cli::run_probe(*probe);
+  } catch (const std::exception& e) {
+    // Configuration and start-up failures only: the data plane reports through Outcomes.
+    fmt::print(stderr, "ostls: {}\n", e.what());
+    return ostls::cli::exit_usage;
+  }
+  return ostls::cli::exit_usage;
+}

@@ -1,0 +1,141 @@
+// The facts of one attempt to talk to one peer (SPEC §1 "Outcome"): what protection was
+// achieved, how the peer was authenticated, what TLS negotiated, what discovery saw, which
+// policy applied and whether it was met, and what happened on the way (events).
+// Every renderer (human line, JSON, later TLS-RPT) reads an Outcome; none recomputes it.
+// An Outcome is not an error: cleartext at `may` is a complete, successful outcome.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/level.hpp"
+
+namespace ostls {
+
+enum class Protection : std::uint8_t { Cleartext, Encrypted, Authenticated };
+enum class AuthMethod : std::uint8_t { None, DaneEe, DaneTa, MtaSts, Pkix, Fingerprint, Tofu };
+// Postfix's words for the human line: no certificate / chain not verified /
+// chain verified but name not checked / authenticated by the policy in force.
+enum class Trust : std::uint8_t { Anonymous, Untrusted, Trusted, Verified };
+enum class Verdict : std::uint8_t { Ok, Fail, Defer };
+enum class PolicySource : std::uint8_t { Default, CommandLine, PolicyMap };
+
+enum class EventType : std::uint8_t {
+  FallbackToCleartext,           // R2: handshake failed under `may`, reconnected in cleartext
+  ResponseInjection,             // R10: plaintext pipelined behind the upgrade reply, discarded
+  CommandInjection,              // R10 server role: plaintext pipelined behind the upgrade command
+  StarttlsMasked,                // a same-length keyword where STARTTLS would be (middlebox)
+  StarttlsRefused,               // STARTTLS advertised, then refused
+  StarttlsAfterTls,              // STARTTLS still advertised after TLS
+  ResetAfterStarttls,            // connection closed between the upgrade reply and the handshake
+  StarttlsAcceptedUnadvertised,  // --try-starttls: the peer accepted a STARTTLS it did not offer
+  AuthSoftFail,                  // R3: verification failed where it was not enforced
+  HeloFallback,                  // EHLO rejected, HELO used (no extensions, so no STARTTLS)
+  DowngradeSuspected,            // R11 (capability memory, later issue)
+};
+
+// RFC 8460 §4.3 result types, carried by every `fail` where one applies.
+enum class ResultType : std::uint8_t {
+  StarttlsNotSupported,
+  CertificateHostMismatch,
+  CertificateExpired,
+  CertificateNotTrusted,
+  ValidationFailure,
+  TlsaInvalid,
+  DnssecInvalid,
+  DaneRequired,
+  StsPolicyFetchError,
+  StsPolicyInvalid,
+  StsWebpkiInvalid,
+};
+
+std::string_view name(Protection v);
+std::string_view name(AuthMethod v);
+std::string_view name(Trust v);
+std::string_view name(Verdict v);
+std::string_view name(PolicySource v);
+std::string_view name(EventType v);
+std::string_view name(ResultType v);
+std::optional<EventType> parse_event_type(std::string_view n);
+
+struct CertFacts {
+  std::string subject, issuer;
+  std::string not_before, not_after;  // ISO 8601, UTC
+  std::string spki_sha256, cert_sha256;  // lowercase hex, no colons
+  std::string key;                       // e.g. "ECDSA (P-256)", "RSA (2048 bits)"
+};
+
+// The chain and name checks are always performed and recorded, enforced or not (R3).
+struct VerifyFacts {
+  bool chain_ok = false;
+  bool name_ok = false;
+  std::string error;  // empty when both checks passed
+  [[nodiscard]] bool ok() const { return chain_ok && name_ok; }
+};
+
+struct TlsFacts {
+  std::string version, cipher;                // OpenSSL names: TLSv1.3, TLS_AES_256_GCM_SHA384
+  int bits = 0, alg_bits = 0;
+  std::optional<std::string> group;           // key-exchange group; nullopt when none (RSA kx)
+  bool pfs = false;
+  std::optional<std::string> server_signature, server_digest;
+  std::optional<CertFacts> peer;              // nullopt for anonymous ciphers
+  VerifyFacts verify;
+};
+
+struct Event {
+  EventType type;
+  std::string detail;
+};
+
+struct Signals {
+  std::optional<bool> starttls_offered;  // nullopt: the protocol advertises nothing, or not asked
+  bool requiretls = false;               // RFC 8689 REQUIRETLS advertised after TLS
+};
+
+struct Capabilities {
+  std::vector<std::string> plaintext, tls;
+};
+
+struct Timing {
+  std::optional<double> connect, greeting, starttls, handshake;
+  double total = 0;
+};
+
+struct Failure {
+  std::optional<ResultType> result_type;
+  Fault fault = Fault::None;
+  std::string detail;
+};
+
+struct PolicyApplied {
+  Level level = Level::Opportunistic;      // what was asked for
+  Level effective = Level::May;            // what was applied to this peer
+  PolicySource source = PolicySource::Default;
+};
+
+struct Outcome {
+  std::string target, protocol, host, address;
+  std::uint16_t port = 0;
+  std::string servername;
+  PolicyApplied policy;
+  Verdict verdict = Verdict::Fail;
+  Protection protection = Protection::Cleartext;
+  AuthMethod auth_method = AuthMethod::None;
+  std::optional<Trust> trust;   // nullopt for cleartext
+  std::optional<TlsFacts> tls;  // nullopt = no TLS session
+  Signals signals;
+  Capabilities capabilities;
+  std::vector<Event> events;
+  Timing timing;
+  std::optional<Failure> failure;  // set iff verdict != ok
+
+  void add(EventType type, std::string detail) { events.push_back({type, std::move(detail)}); }
+  [[nodiscard]] bool has(EventType type) const;
+};
+
+}  // namespace ostls

@@ -1,0 +1,36 @@
+// Runs a sans-IO protocol machine on a Channel (Envoy's doDecode() loop as a coroutine):
+// Send → write then read, ReadLine → read and feed. Returns when the machine asks for the TLS
+// upgrade (StartTls), ends the dialogue (Close, after writing its bytes) or fails.
+#pragma once
+
+#include <variant>
+
+#include "net/channel.hpp"
+#include "protocols/protocol.hpp"
+
+namespace ostls::net {
+
+template <class Machine>
+[[nodiscard]] awaitable<Result<proto::Step>> drive(Machine& machine, Channel& channel, proto::Step step) {
+  for (;;) {
+    if (auto* send = std::get_if<proto::Send>(&step)) {
+      auto w = co_await channel.write(send->bytes);
+      if (!w) co_return unexpected<Error>(w.error());
+      step = proto::ReadLine{};
+      continue;
+    }
+    if (std::holds_alternative<proto::ReadLine>(step)) {
+      auto line = co_await channel.read_line();
+      if (!line) co_return unexpected<Error>(line.error());
+      step = machine.on_line(*line);
+      continue;
+    }
+    if (auto* close = std::get_if<proto::Close>(&step); close && !close->bytes.empty()) {
+      // The dialogue is over; a peer that hangs up before our QUIT changes nothing.
+      (void)co_await channel.write(close->bytes);
+    }
+    co_return step;
+  }
+}
+
+}  // namespace ostls::net

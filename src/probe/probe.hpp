@@ -1,0 +1,38 @@
+// `ostls probe` for one target, as one top-down story (STYLE "One coroutine per story"):
+// choose the policy (R1) → connect → dialogue → STARTTLS → handshake → what the level demands
+// (R3–R7) → R2 cleartext retry where allowed → one Outcome. Every decision is a pure function
+// in policy/; this file only sequences them and performs the I/O through net/.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/limits.hpp"
+#include "core/outcome.hpp"
+#include "net/channel.hpp"
+#include "net/coro.hpp"
+#include "policy/policy_map.hpp"
+#include "probe/target.hpp"
+
+namespace ostls::probe {
+
+struct Options {
+  Level level = Level::Opportunistic;
+  PolicySource level_source = PolicySource::Default;
+  const policy::PolicyMap* policy_map = nullptr;   // R1: overrides level for the peers it names
+  std::vector<std::string> match;                  // fingerprints, or names for verify/secure
+  std::string cafile, capath;
+  std::optional<std::string> servername;           // SNI + reference identifier
+  std::string helo = "localhost";
+  std::chrono::milliseconds timeout{30000};        // the whole probe of one target
+  bool try_starttls = false;
+  Limits limits;
+  net::Transcript transcript;                      // -v: the dialogue as it happens
+};
+
+// Never throws for network or peer conditions: they end up in the Outcome.
+[[nodiscard]] net::awaitable<Outcome> run(const Target& target, const Options& options);
+
+}  // namespace ostls::probe

@@ -1,0 +1,29 @@
+#include "protocols/registry.hpp"
+
+#include <array>
+
+namespace ostls::proto {
+namespace {
+
+// clang-format off
+constexpr std::array<ProtocolInfo, 4> table{{
+  // scheme        canonical     family          port implicit
+  {"smtp",       "smtp",       Family::Smtp,   25,  false},  // RFC 3207
+  {"submission", "submission", Family::Smtp,   587, false},  // RFC 6409 + RFC 3207
+  {"lmtp",       "lmtp",       Family::Lmtp,   24,  false},  // RFC 2033
+  {"smtps",      "smtps",      Family::Smtp,   465, true},   // RFC 8314 implicit TLS
+}};
+// clang-format on
+
+}  // namespace
+
+std::optional<ProtocolInfo> find_protocol(std::string_view scheme) {
+  for (const auto& p : table) {
+    if (p.scheme == scheme) return p;
+  }
+  return std::nullopt;
+}
+
+std::span<const ProtocolInfo> protocols() { return table; }
+
+}  // namespace ostls::proto

@@ -1,0 +1,70 @@
+// SMTP STARTTLS client (RFC 3207), also for submission (RFC 6409) and LMTP (RFC 2033, LHLO).
+// Client: greeting → EHLO (HELO on 5xx when allowed) → STARTTLS → 220 → [TLS] → EHLO → QUIT.
+// Implicit TLS (smtps, RFC 8314): the driver handshakes first, then greeting → EHLO → QUIT.
+// Records what the dialogue saw in Facts; policy decisions are made by the caller.
+// Pre-TLS capabilities are kept apart from post-TLS ones and never reused (R10).
+// Does not: AUTH, MAIL, pipelining, the server role (proxy issue).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/limits.hpp"
+#include "protocols/protocol.hpp"
+#include "protocols/reply.hpp"
+
+namespace ostls::smtp {
+
+struct ClientParams {
+  std::string helo = "localhost";   // our name in EHLO/LHLO
+  bool lmtp = false;                // LHLO instead of EHLO, no HELO fallback
+  bool implicit_tls = false;        // TLS already up when the greeting arrives
+  proto::Upgrade upgrade = proto::Upgrade::IfOffered;
+  bool helo_fallback = true;        // EHLO 5xx → HELO (only when TLS is not required)
+  Limits limits;
+};
+
+struct Facts {
+  std::optional<Reply> greeting;
+  std::vector<std::string> caps_plain;   // EHLO keywords before TLS (lines after the first)
+  std::vector<std::string> caps_tls;     // EHLO keywords after TLS
+  bool starttls_offered = false;
+  std::optional<std::string> masked_keyword;  // e.g. "XXXXXXXA" where STARTTLS would be
+  bool helo_fallback = false;
+  bool starttls_sent = false;
+  std::optional<Reply> starttls_reply;   // the answer to STARTTLS (220 = accepted)
+  bool tls_established = false;
+};
+
+// A keyword that is probably STARTTLS rewritten by a middlebox: same length, mostly 'X'
+// (Cisco PIX-style "XXXXXXXA") or at most two characters off.
+[[nodiscard]] bool looks_masked(std::string_view keyword);
+
+class Client {
+public:
+  explicit Client(ClientParams params);
+
+  [[nodiscard]] proto::Step start();
+  [[nodiscard]] proto::Step on_line(std::string_view line);
+  [[nodiscard]] proto::Step on_tls_established();
+
+  [[nodiscard]] const Facts& facts() const { return facts_; }
+
+private:
+  enum class State : std::uint8_t { Greeting, Ehlo, Helo, Starttls, EhloTls, Done };
+
+  proto::Step on_reply(Reply reply);
+  proto::Step after_ehlo(Reply reply);
+  proto::Step after_starttls(Reply reply);
+  [[nodiscard]] std::string hello_command(bool helo) const;
+
+  ClientParams params_;
+  ReplyReader reader_;
+  State state_ = State::Greeting;
+  Facts facts_;
+};
+
+}  // namespace ostls::smtp

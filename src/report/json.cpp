@@ -1,0 +1,78 @@
+#include "report/json.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "report/log_line.hpp"
+
+namespace ostls::report {
+namespace {
+
+using nlohmann::json;
+
+template <class T>
+json opt(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+json tls_json(const TlsFacts& t) {
+  json peer = nullptr;
+  if (t.peer) {
+    peer = {{"subject", t.peer->subject},         {"issuer", t.peer->issuer},
+            {"not_before", t.peer->not_before},   {"not_after", t.peer->not_after},
+            {"spki_sha256", t.peer->spki_sha256}, {"cert_sha256", t.peer->cert_sha256},
+            {"key", t.peer->key}};
+  }
+  return {{"version", t.version},
+          {"cipher", t.cipher},
+          {"bits", t.bits},
+          {"group", opt(t.group)},
+          {"pfs", t.pfs},
+          {"server_signature", opt(t.server_signature)},
+          {"server_digest", opt(t.server_digest)},
+          {"peer", peer},
+          {"verify",
+           {{"ok", t.verify.ok()},
+            {"chain_ok", t.verify.chain_ok},
+            {"name_ok", t.verify.name_ok},
+            {"error", t.verify.error.empty() ? json(nullptr) : json(t.verify.error)}}}};
+}
+
+}  // namespace
+
+json to_json(const Outcome& o) {
+  json events = json::array();
+  for (const auto& e : o.events) events.push_back({{"type", name(e.type)}, {"detail", e.detail}});
+  json failure = nullptr;
+  if (o.failure) {
+    failure = {{"result_type", o.failure->result_type ? json(name(*o.failure->result_type)) : json(nullptr)},
+               {"fault", name(o.failure->fault)},
+               {"detail", o.failure->detail}};
+  }
+  return {
+      {"target", o.target},
+      {"protocol", o.protocol},
+      {"host", o.host},
+      {"address", o.address.empty() ? json(nullptr) : json(o.address)},
+      {"port", o.port},
+      {"servername", o.servername},
+      {"policy", {{"level", name(o.policy.level)}, {"effective", name(o.policy.effective)}, {"source", name(o.policy.source)}}},
+      {"verdict", name(o.verdict)},
+      {"protection", name(o.protection)},
+      {"auth_method", name(o.auth_method)},
+      {"trust", o.trust ? json(name(*o.trust)) : json(nullptr)},
+      {"tls", o.tls ? tls_json(*o.tls) : json(nullptr)},
+      {"signals", {{"starttls_offered", opt(o.signals.starttls_offered)}, {"requiretls", o.signals.requiretls}}},
+      {"capabilities", {{"plaintext", o.capabilities.plaintext}, {"tls", o.capabilities.tls}}},
+      {"events", events},
+      {"failure", failure},
+      {"timing_ms",
+       {{"connect", opt(o.timing.connect)},
+        {"greeting", opt(o.timing.greeting)},
+        {"starttls", opt(o.timing.starttls)},
+        {"handshake", opt(o.timing.handshake)},
+        {"total", o.timing.total}}},
+      {"line", log_line(o)},
+  };
+}
+
+}  // namespace ostls::report

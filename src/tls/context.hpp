@@ -1,0 +1,39 @@
+// Client TLS contexts per policy (R5, R6): TLS 1.3 and (EC)DHE first; authenticated levels get
+// TLS >= 1.2 with AEAD + forward secrecy only; unauthenticated levels are liberal (TLS 1.0+,
+// OpenSSL security level 0) so legacy peers get encryption rather than cleartext.
+// Trust anchors: --cafile/--capath, else the system's hashed certificate directory, which
+// OpenSSL reads lazily (only the issuers a chain needs), so no level pays for loading the whole
+// bundle. Chain verification always runs and is recorded; whether it is enforced is policy's job.
+// Does not: DANE (dane/ module, later), session resumption.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "policy/tls_versions.hpp"
+#include "tls/ossl.hpp"
+
+namespace ostls::tls {
+
+struct ClientParams {
+  bool authenticated = false;                  // R6 floor: TLS >= 1.2, AEAD + PFS
+  std::optional<policy::TlsRange> protocols;   // narrows the range further
+  std::optional<std::string> cipher_grade;     // Postfix grade for unauthenticated levels
+  std::string cafile, capath;                  // empty: the system default directory
+};
+
+[[nodiscard]] Result<SslCtxPtr> client_context(const ClientParams& params);
+
+struct SessionParams {
+  std::string sni;  // empty or an IP literal: no SNI sent
+};
+
+// A new client SSL for one connection (SNI set when `sni` is a host name).
+[[nodiscard]] Result<SslPtr> client_session(SSL_CTX* ctx, const SessionParams& params);
+
+// The last OpenSSL error queue entries as one line (and clears the queue).
+[[nodiscard]] std::string last_error();
+
+}  // namespace ostls::tls
