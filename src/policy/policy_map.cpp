@@ -1,5 +1,7 @@
 #include "policy/policy_map.hpp"
 
+#include "policy/tls_versions.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -65,9 +67,14 @@ Result<PolicyEntry> parse_entry(std::string_view text, std::string_view origin, 
       const auto parts = split(value, e.level == Level::Fingerprint ? '|' : ':');
       e.match.insert(e.match.end(), parts.begin(), parts.end());
     } else if (attr == "protocols") {
+      if (auto r = parse_protocols(value); !r) return syntax(origin, line, r.error().detail);
       e.protocols = std::string(value);
     } else if (attr == "ciphers") {
       e.ciphers = lower(value);
+      if (*e.ciphers != "high" && *e.ciphers != "medium" && *e.ciphers != "low" && *e.ciphers != "export" &&
+          *e.ciphers != "null") {
+        return syntax(origin, line, fmt::format("unknown cipher grade \"{}\" (high, medium, low, export, null)", value));
+      }
     } else if (attr == "servername") {
       e.servername = std::string(value);
     } else {

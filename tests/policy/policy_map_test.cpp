@@ -82,6 +82,8 @@ constexpr BadMap bad_maps[] = {
     {"attribute without =", "example.org may match\n", ":1: expected attribute=value"},
     {"fingerprint without match", "\n\nexample.org fingerprint\n", ":3: level fingerprint needs"},
     {"duplicate", "a.org may\na.org encrypt\n", ":2: duplicate destination"},
+    {"bad protocols", "a.org encrypt protocols=!TLSv1.1\n", ":1: protocols"},
+    {"bad cipher grade", "a.org encrypt ciphers=strong\n", ":1: unknown cipher grade"},
 };
 
 TEST(PolicyMap, ErrorsNameTheLine) {
