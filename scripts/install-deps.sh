@@ -8,11 +8,13 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   # libraries ostls links
   libasio-dev libssl-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
-  libunbound-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libtomlplusplus-dev
+  libunbound-dev dns-root-data libsqlite3-dev libpq-dev libcurl4-openssl-dev libtomlplusplus-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3
   # the lab: real peers and the tools we compare with
   openssl postfix iproute2 procps
+  # the lab's DNS (lab/dns): authoritative server, zone signing + drill, libunbound CLI
+  nsd ldnsutils unbound-host
 )
 
 missing=()
@@ -28,8 +30,22 @@ if ((${#missing[@]})); then
   echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
   echo "postfix postfix/mailname string localhost" | $SUDO debconf-set-selections
   export DEBIAN_FRONTEND=noninteractive
+  # No package may start a system daemon (Postfix on :25, NSD on :53): the lab runs its own
+  # instances from throw-away directories. policy-rc.d exit 101 = "action forbidden".
+  added_policy=
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    added_policy=1
+  fi
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  [[ -z $added_policy ]] || $SUDO rm -f /usr/sbin/policy-rc.d
+fi
+
+# A system NSD started by an earlier install would hold port 53; the lab never needs it.
+if [[ -f /run/nsd/nsd.pid ]] && kill -0 "$(cat /run/nsd/nsd.pid)" 2>/dev/null; then
+  ${SUDO:-} kill "$(cat /run/nsd/nsd.pid)" 2>/dev/null || true
 fi
 
 # Never leave a system Postfix listening on port 25.

@@ -1,0 +1,358 @@
+#!/usr/bin/env python3
+"""The lab's peers, their ports and their expected ostls outcomes: the single source of truth.
+
+    labdef.py ports    [--base N]                       name port kind (one per line, for lab/lab)
+    labdef.py json     --dir DIR [--base N] --fingerprints FILE   writes lab.json to stdout
+    labdef.py markdown [--base N]                       the README tables
+    labdef.py check    [--base N] [--wait SECONDS]      does every peer's port answer?
+    labdef.py readme   [--check]                        refresh the tables in lab/README.md
+
+The expectations are the product's semantics (SPEC.md section 3), not a recording of what
+some build of ostls happens to do. Every probe is run with `--cafile <ca_file>` and
+`--servername <servername>`; `fingerprint` probes add `--policy fingerprint --match
+<cert_sha256>`, `fingerprint-wrong` a digest that matches nothing, `verify-wrong-name`
+replaces the servername by `wrong.lab.test`, `may+try-starttls` is `may` with the option
+to try STARTTLS although it was not advertised.
+"""
+import argparse
+import json
+import socket
+import sys
+import time
+
+DEFAULT_BASE = 25600
+
+LEVELS = ["none", "may", "encrypt", "fingerprint", "fingerprint-wrong", "verify", "secure",
+          "may+try-starttls", "verify-wrong-name"]
+
+
+def E(verdict, protection, trust=None, events=(), result_type=None):
+    """One expected outcome."""
+    assert verdict in ("ok", "fail", "defer")
+    assert protection in ("cleartext", "encrypted", "authenticated")
+    assert (trust is None) == (protection == "cleartext")
+    assert trust in (None, "Anonymous", "Untrusted", "Trusted", "Verified")
+    assert (result_type is not None) <= (verdict == "fail")
+    out = {"verdict": verdict, "protection": protection, "trust": trust, "events": list(events)}
+    if result_type is not None:
+        out["result_type"] = result_type
+    return out
+
+
+CLEAR = E("ok", "cleartext")
+
+
+def same(exp, levels):
+    return {lvl: exp for lvl in levels}
+
+
+STRICT = ["encrypt", "fingerprint", "fingerprint-wrong", "verify", "secure"]
+AUTH = ["fingerprint", "fingerprint-wrong", "verify", "secure"]
+
+
+def no_starttls(events_may=(), events_fail=()):
+    """Peer (or path) where STARTTLS is not usable before any handshake."""
+    d = {"none": CLEAR, "may": E("ok", "cleartext", events=events_may)}
+    d.update(same(E("fail", "cleartext", events=events_fail,
+                    result_type="starttls-not-supported"), STRICT))
+    return d
+
+
+def untrusted_cert(verify_result):
+    """Self-signed or expired certificate: soft-fail at may/encrypt, hard fail at verify."""
+    soft = E("ok", "encrypted", "Untrusted", ["auth-soft-fail"])
+    hard = E("fail", "encrypted", "Untrusted", result_type=verify_result)
+    return {
+        "none": CLEAR,
+        "may": soft,
+        "encrypt": soft,
+        "fingerprint": E("ok", "authenticated", "Verified"),
+        "fingerprint-wrong": E("fail", "encrypted", "Untrusted", result_type="validation-failure"),
+        "verify": hard,
+        "secure": hard,
+    }
+
+
+def trusted(events=()):
+    enc = E("ok", "encrypted", "Trusted", events)
+    auth = E("ok", "authenticated", "Verified", events)
+    return {"none": CLEAR, "may": enc, "encrypt": enc, "fingerprint": auth, "verify": auth,
+            "secure": auth}
+
+
+labca_expect = trusted()
+labca_expect["fingerprint-wrong"] = E("fail", "encrypted", "Trusted",
+                                      result_type="validation-failure")
+labca_expect["verify-wrong-name"] = E("fail", "encrypted", "Trusted",
+                                      result_type="certificate-host-mismatch")
+
+brokentls_expect = {
+    "none": CLEAR,
+    "may": E("ok", "cleartext", events=["fallback-to-cleartext"]),
+}
+brokentls_expect.update(same(E("fail", "cleartext", result_type="validation-failure"), STRICT))
+
+legacy_expect = {
+    "none": CLEAR,
+    "may": E("ok", "encrypted", "Trusted"),
+    "encrypt": E("ok", "encrypted", "Trusted"),
+}
+# R6: authenticated levels demand TLS >= 1.2 with AEAD + PFS, so the handshake is refused.
+legacy_expect.update(same(E("fail", "cleartext", result_type="validation-failure"), AUTH))
+
+mask_expect = no_starttls(["starttls-masked"], ["starttls-masked"])
+mask_expect["may+try-starttls"] = E("ok", "encrypted", "Trusted",
+                                    ["starttls-masked", "starttls-accepted-unadvertised"])
+
+reset_expect = {
+    "none": CLEAR,
+    "may": E("ok", "cleartext", events=["reset-after-starttls", "fallback-to-cleartext"]),
+}
+reset_expect.update(same(E("fail", "cleartext", events=["reset-after-starttls"],
+                           result_type="validation-failure"), STRICT))
+
+inject_expect = trusted(["response-injection"])
+
+tlscaps_expect = trusted(["starttls-after-tls"])
+del tlscaps_expect["fingerprint"], tlscaps_expect["secure"]
+
+submission_expect = {"may": E("ok", "encrypted", "Trusted"),
+                     "verify": E("ok", "authenticated", "Verified")}
+
+smtps_expect = trusted()
+del smtps_expect["none"], smtps_expect["fingerprint"]
+
+silent_expect = {"may": E("defer", "cleartext")}
+
+MX = "mx.lab.test"
+
+# name, port offset, kind, scheme, servername, certificate presented (None: none),
+# description, expectations, extra fields
+PEERS = [
+    ("plain", 1, "postfix", "smtp", MX, None,
+     "Postfix smtpd without STARTTLS (cleartext only)", no_starttls()),
+    ("selfsigned", 2, "postfix", "smtp", "selfsigned.lab.test", "selfsigned.lab.test",
+     "STARTTLS with a self-signed certificate for selfsigned.lab.test",
+     untrusted_cert("certificate-not-trusted")),
+    ("labca", 3, "postfix", "smtp", MX, MX,
+     "STARTTLS with a lab-CA certificate for mx.lab.test", labca_expect),
+    ("expired", 4, "postfix", "smtp", "expired.lab.test", "expired.lab.test",
+     "STARTTLS with an expired lab-CA certificate for expired.lab.test",
+     untrusted_cert("certificate-expired")),
+    ("brokentls", 5, "postfix", "smtp", MX, MX,
+     "advertises STARTTLS and answers 220, but every TLS handshake fails after the "
+     "ClientHello: RSA-only cipher list with an ECDSA-only certificate (mx.lab.test, never "
+     "presented) and no TLS 1.3", brokentls_expect),
+    ("legacy", 6, "postfix", "smtp", "legacy.lab.test", "legacy.lab.test",
+     "STARTTLS with TLS 1.0/1.1 only and only non-forward-secret RSA key exchange "
+     "(AES128-SHA, AES256-SHA), lab-CA RSA 2048 certificate for legacy.lab.test",
+     legacy_expect),
+    ("submission", 7, "postfix", "submission", MX, MX,
+     "submission port (STARTTLS, TLS required before MAIL), lab-CA certificate for mx.lab.test",
+     submission_expect),
+    ("smtps", 8, "postfix", "smtps", MX, MX,
+     "implicit TLS (smtpd_tls_wrappermode), lab-CA certificate for mx.lab.test", smtps_expect),
+    ("strip", 9, "mitm", "smtp", MX, MX,
+     "man-in-the-middle in front of labca that deletes STARTTLS from the EHLO reply "
+     "(STRIPTLS); a STARTTLS sent anyway is forwarded", no_starttls()),
+    ("mask", 10, "mitm", "smtp", MX, MX,
+     "man-in-the-middle in front of labca that masks STARTTLS as XXXXXXXA in the EHLO reply "
+     "(Cisco PIX style); a STARTTLS sent anyway is forwarded and TLS with labca works",
+     mask_expect),
+    ("refuse", 11, "mitm", "smtp", MX, MX,
+     "man-in-the-middle in front of labca that keeps STARTTLS advertised but answers the "
+     "STARTTLS command itself with 454 4.7.0", no_starttls(["starttls-refused"],
+                                                            ["starttls-refused"])),
+    ("reset", 12, "mitm", "smtp", MX, MX,
+     "man-in-the-middle in front of labca that relays the 220 reply to STARTTLS and then "
+     "closes both connections", reset_expect),
+    ("inject", 13, "mitm", "smtp", MX, MX,
+     "man-in-the-middle in front of labca that appends plaintext replies "
+     "(250-mitm.injected, 250 AUTH PLAIN) to the 220 reply to STARTTLS in the same write "
+     "(CVE-2011-0411 class); the handshake with labca then proceeds", inject_expect),
+    ("tlscaps", 14, "python", "smtp", MX, MX,
+     "Python SMTP server (lab-CA certificate for mx.lab.test) whose post-TLS EHLO reply "
+     "still lists STARTTLS (and REQUIRETLS)", tlscaps_expect),
+    ("silent", 15, "python", "smtp", MX, None,
+     "accepts TCP connections and never sends anything (closes them after 120 s)",
+     silent_expect),
+]
+
+EXTRA = {"silent": {"timeout": 2}}
+
+# Configured with a certificate that no handshake ever gets to present.
+NEVER_PRESENTED = {"brokentls"}
+
+# Postfix and the man-in-the-middle peers in front of Postfix can be probed by posttls-finger.
+POSTTLS_FINGER_KINDS = ("postfix", "mitm")
+
+
+def check_base(base):
+    if not (1024 <= base <= 65535 - 100):
+        sys.exit(f"labdef: port base {base} out of range (1024..65435)")
+    return base
+
+
+def port_of(offset, base):
+    port = base + offset
+    assert port != 25
+    return port
+
+
+def target(scheme, port):
+    return f"{scheme}://[127.0.0.1]:{port}"
+
+
+def cmd_ports(args):
+    for name, off, kind, *_ in PEERS:
+        print(name, port_of(off, args.base), kind)
+
+
+def build(args):
+    fps = {}
+    if args.fingerprints:
+        with open(args.fingerprints) as f:
+            fps = json.load(f)
+    peers = []
+    for name, off, kind, scheme, servername, cert, desc, expect in PEERS:
+        fp = fps.get(cert, {}) if cert else {}
+        if cert and not fp and args.fingerprints:
+            sys.exit(f"labdef: no fingerprints for {cert}")
+        peer = {
+            "name": name,
+            "kind": kind,
+            "description": desc,
+            "target": target(scheme, port_of(off, args.base)),
+            "servername": servername,
+            "cert_sha256": fp.get("cert_sha256"),
+            "spki_sha256": fp.get("spki_sha256"),
+            "posttls_finger": kind in POSTTLS_FINGER_KINDS,
+        }
+        peer.update(EXTRA.get(name, {}))
+        peer["expect"] = {lvl: expect[lvl] for lvl in LEVELS if lvl in expect}
+        peers.append(peer)
+    d = args.dir.rstrip("/")
+    return {"dir": d, "ca_file": f"{d}/pki/ca.pem", "peers": peers}
+
+
+def cmd_json(args):
+    json.dump(build(args), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def fmt(e):
+    s = f"{e['verdict']}/{e['protection']}"
+    if e["trust"]:
+        s += f"/{e['trust']}"
+    if "result_type" in e:
+        s += f" `{e['result_type']}`"
+    if e["events"]:
+        s += " [" + ", ".join(e["events"]) + "]"
+    return s
+
+
+def peers_table(lab):
+    out = ["| peer | kind | target | servername | presents |", "|---|---|---|---|---|"]
+    for p, (_, _, _, _, _, cert, _, _) in zip(lab["peers"], PEERS):
+        shown = f"({cert}, never presented)" if p["name"] in NEVER_PRESENTED else cert
+        out.append(f"| `{p['name']}` | {p['kind']} | `{p['target']}` | {p['servername']} | "
+                   f"{shown or '—'} |")
+    return out
+
+
+def expect_table(lab):
+    used = [lvl for lvl in LEVELS if any(lvl in p["expect"] for p in lab["peers"])]
+    out = ["| peer | " + " | ".join(used) + " |", "|---|" + "---|" * len(used)]
+    for p in lab["peers"]:
+        cells = [fmt(p["expect"][lvl]) if lvl in p["expect"] else "—" for lvl in used]
+        out.append(f"| `{p['name']}` | " + " | ".join(cells) + " |")
+    return out
+
+
+def markdown_lab(args):
+    args.fingerprints = None
+    args.dir = "$OSTLS_LAB_DIR"
+    return build(args)
+
+
+def cmd_markdown(args):
+    lab = markdown_lab(args)
+    print("\n".join(peers_table(lab) + [""] + expect_table(lab)))
+
+
+def cmd_readme(args):
+    """Replace the generated blocks of README.md (default port base)."""
+    import os
+    import re
+    args.base = DEFAULT_BASE
+    lab = markdown_lab(args)
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "README.md")
+    with open(path) as f:
+        old = f.read()
+    blocks = iter([peers_table(lab), expect_table(lab)])
+    new = re.sub(r"(<!-- BEGIN generated by: lab/labdef.py readme[^>]*-->\n)(.*?)(<!-- END generated -->)",
+                 lambda m: m.group(1) + "\n".join(next(blocks)) + "\n" + m.group(3),
+                 old, flags=re.S)
+    if args.check:
+        if new != old:
+            print("lab/README.md tables are stale: run lab/labdef.py readme", file=sys.stderr)
+            return 1
+        return 0
+    if new != old:
+        with open(path, "w") as f:
+            f.write(new)
+    return 0
+
+
+def port_answers(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def cmd_check(args):
+    """One line per peer; exit 1 if any port does not accept connections (after --wait)."""
+    deadline = time.monotonic() + (args.wait or 0)
+    todo = {name: port_of(off, args.base) for name, off, *_ in PEERS}
+    up = set()
+    while True:
+        for name, port in todo.items():
+            if name not in up and port_answers(port):
+                up.add(name)
+        if len(up) == len(todo) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    for name, off, kind, scheme, *_ in PEERS:
+        state = "up" if name in up else "DOWN"
+        print(f"{name:<11} {kind:<8} {target(scheme, port_of(off, args.base)):<32} {state}")
+    return 0 if len(up) == len(todo) else 1
+
+
+def main():
+    import signal
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # "labdef.py check | head" is fine
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("ports", "json", "markdown", "check", "readme"):
+        sp = sub.add_parser(name)
+        sp.add_argument("--base", type=int, default=DEFAULT_BASE)
+        if name == "readme":
+            sp.add_argument("--check", action="store_true",
+                            help="only report (exit 1) whether the tables are stale")
+        if name == "check":
+            sp.add_argument("--wait", type=float, default=0,
+                            help="keep trying for this many seconds")
+        if name == "json":
+            sp.add_argument("--dir", required=True)
+            sp.add_argument("--fingerprints", required=True)
+    args = ap.parse_args()
+    check_base(args.base)
+    cmds = {"ports": cmd_ports, "json": cmd_json, "markdown": cmd_markdown, "check": cmd_check,
+            "readme": cmd_readme}
+    sys.exit(cmds[args.cmd](args) or 0)
+
+
+if __name__ == "__main__":
+    main()

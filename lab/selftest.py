@@ -1,0 +1,383 @@
+#!/usr/bin/env python3
+"""Checks that every lab peer really behaves as documented (python3 stdlib only).
+
+    lab/selftest.py [--lab-json PATH] [--no-posttls-finger]
+
+Reads $OSTLS_LAB_DIR/lab.json (default /tmp/ostls-lab/lab.json) of a running lab and tests
+each peer at the wire level: what the EHLO reply advertises, what STARTTLS gets, whether the
+handshake succeeds and with which certificate (SHA-256 of the DER certificate and of the
+SPKI compared with lab.json), what the man-in-the-middle peers change, and what
+posttls-finger reports at may and verify. This tests the lab, not ostls.
+Ends with the line "N passed, N failed"; exit status 1 if anything failed.
+"""
+import argparse
+import hashlib
+import json
+import os
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import warnings
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)  # TLS 1.0/1.1 on purpose
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+results = []
+
+
+def check(name, cond, detail=""):
+    results.append(bool(cond))
+    print(f"{'ok  ' if cond else 'FAIL'} {name}{': ' + detail if detail and not cond else ''}")
+    return cond
+
+
+class Conn:
+    """Line-oriented SMTP client over a plain or TLS socket, never reading past a reply."""
+
+    def __init__(self, port, timeout=5.0, wrap=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if wrap:
+            self.sock = wrap(self.sock)
+        self.buf = b""
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed")
+        self.buf += data
+
+    def line(self):
+        while b"\n" not in self.buf:
+            self._fill()
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line + b"\n"
+
+    def reply(self):
+        lines = []
+        while True:
+            line = self.line()
+            lines.append(line)
+            if len(line) < 4 or line[3:4] != b"-":
+                return lines
+
+    def cmd(self, text):
+        self.sock.sendall(text.encode() + b"\r\n")
+        return self.reply()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def text(lines):
+    return b"".join(lines).decode("ascii", "replace")
+
+
+def keywords(lines):
+    return [l[4:].strip().split(b" ")[0].decode().upper() for l in lines[1:]]
+
+
+def client_ctx(ca=None, verify=False, min_tls=None, max_tls=None, ciphers=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = verify
+    ctx.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
+    if ca:
+        ctx.load_verify_locations(ca)
+    if min_tls:
+        ctx.minimum_version = min_tls
+    if max_tls:
+        ctx.maximum_version = max_tls
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    return ctx
+
+
+def fingerprints(tls_sock):
+    der = tls_sock.getpeercert(binary_form=True)
+    cert = hashlib.sha256(der).hexdigest()
+    # SPKI via the openssl CLI (the ssl module does not expose it)
+    pem = ssl.DER_cert_to_PEM_cert(der).encode()
+    pub = subprocess.run(["openssl", "x509", "-noout", "-pubkey"], input=pem,
+                         capture_output=True, check=True).stdout
+    spki_der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub,
+                              capture_output=True, check=True).stdout
+    return cert, hashlib.sha256(spki_der).hexdigest()
+
+
+def port_of(peer):
+    return int(re.search(r":(\d+)$", peer["target"]).group(1))
+
+
+def starttls_session(peer, ctx, ehlo_after=True):
+    """Greeting, EHLO, STARTTLS, handshake, EHLO. Returns dict of what happened."""
+    out = {}
+    c = Conn(port_of(peer))
+    try:
+        out["greeting"] = c.reply()
+        out["ehlo1"] = c.cmd("EHLO selftest.lab.test")
+        r = out["starttls"] = c.cmd("STARTTLS")
+        if not r[0].startswith(b"220"):
+            return out
+        out["after220"] = c.buf  # must be empty: nothing may come before our ClientHello
+        c.buf = b""
+        tls = c.sock = ctx.wrap_socket(c.sock, server_hostname=peer["servername"])
+        out["version"] = tls.version()
+        out["cipher"] = tls.cipher()[0]
+        out["fp"] = fingerprints(tls)
+        if ehlo_after:
+            out["ehlo2"] = c.cmd("EHLO selftest.lab.test")
+        c.cmd("QUIT")
+    except (ssl.SSLError, OSError, EOFError) as e:
+        out["error"] = f"{type(e).__name__}: {e}"
+    finally:
+        c.close()
+    return out
+
+
+def test_fp(name, peer, got):
+    check(f"{name}: certificate SHA-256 as in lab.json",
+          got.get("fp", (None,))[0] == peer["cert_sha256"], str(got.get("fp")))
+    check(f"{name}: SPKI SHA-256 as in lab.json",
+          got.get("fp", (None, None))[1] == peer["spki_sha256"], str(got.get("fp")))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    lab_dir = os.environ.get("OSTLS_LAB_DIR", "/tmp/ostls-lab")
+    ap.add_argument("--lab-json", default=os.path.join(lab_dir, "lab.json"))
+    ap.add_argument("--no-posttls-finger", action="store_true")
+    args = ap.parse_args()
+    with open(args.lab_json) as f:
+        lab = json.load(f)
+    ca = lab["ca_file"]
+    peers = {p["name"]: p for p in lab["peers"]}
+    anyctx = client_ctx()
+    verifying = lambda: client_ctx(ca, verify=True)
+
+    r = subprocess.run([sys.executable, os.path.join(HERE, "labdef.py"), "readme", "--check"],
+                       capture_output=True, text=True)
+    check("lab/README.md tables match lab/labdef.py", r.returncode == 0, r.stderr.strip())
+
+    # --- Postfix peers ----------------------------------------------------------------
+    p = peers["plain"]
+    c = Conn(port_of(p))
+    c.reply()
+    e = c.cmd("EHLO selftest.lab.test")
+    check("plain: EHLO without STARTTLS", "STARTTLS" not in keywords(e), text(e))
+    r = [c.cmd("MAIL FROM:<a@lab.test>"), c.cmd("RCPT TO:<b@example.org>"), c.cmd("DATA")]
+    c.sock.sendall(b"Subject: lab\r\n\r\nhello\r\n.\r\n")
+    r.append(c.reply())
+    check("plain: MAIL/RCPT/DATA accepted and discarded (smtp-sink behind smtpd)",
+          [x[0][:3] for x in r] == [b"250", b"250", b"354", b"250"], str(r))
+    c.cmd("QUIT")
+    c.close()
+
+    for name, verify_ok, err in (("selfsigned", False, "self-signed"),
+                                 ("labca", True, None),
+                                 ("expired", False, "expired"),
+                                 ("submission", True, None)):
+        p = peers[name]
+        got = starttls_session(p, anyctx)
+        check(f"{name}: STARTTLS advertised", "STARTTLS" in keywords(got.get("ehlo1", [])))
+        check(f"{name}: handshake with TLS 1.3", got.get("version") == "TLSv1.3", str(got))
+        test_fp(name, p, got)
+        check(f"{name}: no STARTTLS after TLS",
+              "STARTTLS" not in keywords(got.get("ehlo2", [b"x", b"250 STARTTLS"])))
+        got = starttls_session(p, verifying())
+        if verify_ok:
+            check(f"{name}: PKIX verification with the lab CA and {p['servername']}",
+                  "version" in got, got.get("error", ""))
+        else:
+            check(f"{name}: PKIX verification fails ({err})",
+                  err in got.get("error", ""), str(got.get("error")))
+    p = peers["labca"]
+    got = starttls_session(dict(p, servername="wrong.lab.test"), verifying())
+    check("labca: verification for wrong.lab.test fails (hostname mismatch)",
+          "mismatch" in got.get("error", ""), str(got.get("error")))
+    c = Conn(port_of(peers["submission"]))
+    c.reply()
+    c.cmd("EHLO selftest.lab.test")
+    r = c.cmd("MAIL FROM:<a@lab.test>")
+    check("submission: MAIL before STARTTLS refused (530)", r[0].startswith(b"530"), text(r))
+    c.close()
+
+    p = peers["brokentls"]
+    for label, ctx in (("default client", anyctx),
+                       ("TLS 1.0 client", client_ctx(min_tls=ssl.TLSVersion.TLSv1,
+                                                     max_tls=ssl.TLSVersion.TLSv1,
+                                                     ciphers="ALL:@SECLEVEL=0"))):
+        got = starttls_session(p, ctx)
+        check(f"brokentls: STARTTLS advertised and answered 220 ({label})",
+              "STARTTLS" in keywords(got.get("ehlo1", [])) and
+              got.get("starttls", [b""])[0].startswith(b"220"), str(got))
+        check(f"brokentls: nothing sent between the 220 and the ClientHello ({label})",
+              got.get("after220") == b"", repr(got.get("after220")))
+        check(f"brokentls: handshake fails ({label})", "error" in got and "version" not in got,
+              str(got))
+
+    p = peers["legacy"]
+    for label, ctx, ok in (
+            ("TLS 1.0 AES128-SHA @SECLEVEL=0",
+             client_ctx(min_tls=ssl.TLSVersion.TLSv1, max_tls=ssl.TLSVersion.TLSv1,
+                        ciphers="AES128-SHA:@SECLEVEL=0"), "TLSv1"),
+            ("TLS 1.1 AES256-SHA @SECLEVEL=0",
+             client_ctx(min_tls=ssl.TLSVersion.TLSv1_1, max_tls=ssl.TLSVersion.TLSv1_1,
+                        ciphers="AES256-SHA:@SECLEVEL=0"), "TLSv1.1"),
+            ("TLS 1.2+ client", client_ctx(min_tls=ssl.TLSVersion.TLSv1_2), None),
+            ("TLS 1.0 ECDHE/DHE only",
+             client_ctx(min_tls=ssl.TLSVersion.TLSv1, max_tls=ssl.TLSVersion.TLSv1_1,
+                        ciphers="ECDHE:DHE:@SECLEVEL=0"), None)):
+        got = starttls_session(p, ctx)
+        if ok:
+            check(f"legacy: {label} succeeds", got.get("version") == ok, str(got))
+            if "fp" in got:
+                test_fp("legacy", p, got)
+        else:
+            check(f"legacy: {label} fails", "version" not in got, str(got))
+
+    p = peers["smtps"]
+    try:
+        c = Conn(port_of(p), wrap=lambda s: verifying().wrap_socket(
+            s, server_hostname=p["servername"]))
+        g = c.reply()
+        check("smtps: implicit TLS, verified, greeting 220", g[0].startswith(b"220"), text(g))
+        test_fp("smtps", p, {"fp": fingerprints(c.sock)})
+        c.close()
+    except (ssl.SSLError, OSError, EOFError) as e:
+        check("smtps: implicit TLS handshake", False, str(e))
+
+    # --- man-in-the-middle peers --------------------------------------------------------
+    p = peers["strip"]
+    got = starttls_session(p, anyctx)
+    e = got.get("ehlo1", [])
+    check("strip: STARTTLS removed from EHLO", e and "STARTTLS" not in keywords(e), text(e))
+    check("strip: EHLO continuation marks consistent",
+          e and all(l[3:4] == b"-" for l in e[:-1]) and e[-1][3:4] == b" ", text(e))
+    check("strip: STARTTLS sent anyway is forwarded, TLS with labca",
+          got.get("fp", (None,))[0] == peers["labca"]["cert_sha256"], str(got))
+
+    p = peers["mask"]
+    got = starttls_session(p, verifying())
+    e = got.get("ehlo1", [])
+    check("mask: EHLO shows XXXXXXXA instead of STARTTLS",
+          "XXXXXXXA" in keywords(e) and "STARTTLS" not in keywords(e), text(e))
+    check("mask: STARTTLS sent anyway is forwarded, verified TLS with labca",
+          got.get("fp", (None,))[0] == peers["labca"]["cert_sha256"], str(got))
+
+    p = peers["refuse"]
+    c = Conn(port_of(p))
+    c.reply()
+    e = c.cmd("EHLO selftest.lab.test")
+    check("refuse: STARTTLS still advertised", "STARTTLS" in keywords(e), text(e))
+    r = c.cmd("STARTTLS")
+    check("refuse: STARTTLS answered 454 4.7.0",
+          r == [b"454 4.7.0 TLS not available due to local problem\r\n"], text(r))
+    r = c.cmd("NOOP")
+    check("refuse: session goes on in cleartext", r[0].startswith(b"250"), text(r))
+    c.cmd("QUIT")
+    c.close()
+
+    p = peers["reset"]
+    c = Conn(port_of(p))
+    c.reply()
+    c.cmd("EHLO selftest.lab.test")
+    r = c.cmd("STARTTLS")
+    try:
+        while True:
+            c._fill()
+    except (EOFError, OSError) as ex:
+        closed = True
+        extra = c.buf
+    check("reset: 220 relayed, then the connection is closed",
+          r[0].startswith(b"220") and closed and not extra, f"{r} {extra!r}")
+    c.close()
+
+    p = peers["inject"]
+    s = socket.create_connection(("127.0.0.1", port_of(p)), timeout=5)
+    c = Conn.__new__(Conn)
+    c.sock, c.buf = s, b""
+    c.reply()
+    c.cmd("EHLO selftest.lab.test")
+    s.sendall(b"STARTTLS\r\n")
+    first = s.recv(65536)
+    check("inject: 220 and the injected replies arrive in one segment",
+          first == b"220 2.0.0 Ready to start TLS\r\n250-mitm.injected\r\n250 AUTH PLAIN\r\n",
+          repr(first))
+    try:
+        tls = verifying().wrap_socket(s, server_hostname=p["servername"])
+        c.sock, c.buf = tls, b""
+        e = c.cmd("EHLO selftest.lab.test")
+        check("inject: handshake with labca proceeds, verified", e[0].startswith(b"250"))
+        test_fp("inject", p, {"fp": fingerprints(tls)})
+        c.cmd("QUIT")
+    except (ssl.SSLError, OSError, EOFError) as ex:
+        check("inject: handshake with labca proceeds", False, str(ex))
+    c.close()
+
+    # --- python peers --------------------------------------------------------------------
+    p = peers["tlscaps"]
+    results_t = []
+
+    def one():
+        results_t.append(starttls_session(p, verifying()))
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check("tlscaps: 4 concurrent verified sessions",
+          all("version" in g for g in results_t), str([g.get("error") for g in results_t]))
+    g = results_t[0]
+    check("tlscaps: pre-TLS EHLO lists STARTTLS, not REQUIRETLS",
+          "STARTTLS" in keywords(g.get("ehlo1", [])) and
+          "REQUIRETLS" not in keywords(g.get("ehlo1", [])))
+    check("tlscaps: post-TLS EHLO still lists STARTTLS, plus REQUIRETLS",
+          {"STARTTLS", "REQUIRETLS"} <= set(keywords(g.get("ehlo2", []))), str(g))
+    test_fp("tlscaps", p, g)
+
+    p = peers["silent"]
+    s = socket.create_connection(("127.0.0.1", port_of(p)), timeout=p.get("timeout", 2))
+    t0 = time.monotonic()
+    try:
+        data = s.recv(100)
+        silent = False
+    except socket.timeout:
+        data, silent = b"", True
+    check(f"silent: nothing within {p.get('timeout', 2)} s", silent,
+          f"{data!r} after {time.monotonic() - t0:.1f}s")
+    s.close()
+
+    # --- posttls-finger ------------------------------------------------------------------
+    if not args.no_posttls_finger:
+        expected = {  # (may, verify) trust words, see README
+            "plain": ("none", "none"), "selfsigned": ("Untrusted", "Untrusted"),
+            "labca": ("Trusted", "Verified"), "expired": ("Untrusted", "Untrusted"),
+            "brokentls": ("none", "none"), "legacy": ("Trusted", "Verified"),
+            "submission": ("Trusted", "Verified"), "smtps": ("Trusted", "Verified"),
+            "strip": ("none", "none"), "mask": ("none", "none"), "refuse": ("none", "none"),
+            "reset": ("none", "none"), "inject": ("Trusted", "Verified"),
+        }
+        env = dict(os.environ, OSTLS_LAB_DIR=lab["dir"])
+        for name, p in peers.items():
+            if not p["posttls_finger"]:
+                continue
+            got = tuple(subprocess.run([os.path.join(HERE, "posttls-finger.sh"), lvl,
+                                        p["target"]], capture_output=True, text=True,
+                                       env=env).stdout.strip() for lvl in ("may", "verify"))
+            check(f"posttls-finger {name}: may={expected[name][0]} verify={expected[name][1]}",
+                  got == expected[name], f"got may={got[0]} verify={got[1]}")
+
+    passed = sum(results)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
