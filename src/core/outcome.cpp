@@ -41,12 +41,13 @@ constexpr std::array<Named<Verdict>, 3> verdict_table{{
 }};
 static_assert(covers(verdict_table, 3));
 
-constexpr std::array<Named<PolicySource>, 3> source_table{{
+constexpr std::array<Named<PolicySource>, 4> source_table{{
     {PolicySource::Default, "default"},
     {PolicySource::CommandLine, "command-line"},
     {PolicySource::PolicyMap, "policy-map"},
+    {PolicySource::Dane, "dane"},
 }};
-static_assert(covers(source_table, 3));
+static_assert(covers(source_table, 4));
 
 constexpr std::array<Named<EventType>, 11> event_table{{
     {EventType::FallbackToCleartext, "fallback-to-cleartext"},

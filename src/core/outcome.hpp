@@ -22,7 +22,9 @@ enum class AuthMethod : std::uint8_t { None, DaneEe, DaneTa, MtaSts, Pkix, Finge
 // chain verified but name not checked / authenticated by the policy in force.
 enum class Trust : std::uint8_t { Anonymous, Untrusted, Trusted, Verified };
 enum class Verdict : std::uint8_t { Ok, Fail, Defer };
-enum class PolicySource : std::uint8_t { Default, CommandLine, PolicyMap };
+// Where the effective level came from: the default, --policy, a policy-map entry, or a
+// downgrade-resistant signal (a DNSSEC-validated TLSA RRset).
+enum class PolicySource : std::uint8_t { Default, CommandLine, PolicyMap, Dane };
 
 enum class EventType : std::uint8_t {
   FallbackToCleartext,           // R2: handshake failed under `may`, reconnected in cleartext
@@ -77,6 +79,14 @@ struct VerifyFacts {
   [[nodiscard]] bool ok() const { return chain_ok && name_ok; }
 };
 
+// Set when DANE verification was enabled on the connection.
+struct DaneFacts {
+  bool matched = false;
+  std::optional<std::uint8_t> usage;  // of the matching record: 2 DANE-TA, 3 DANE-EE
+  int depth = -1;                     // chain depth of the match (0 = the leaf)
+  std::string record;                 // the matching record, "3 1 1 ab…"
+};
+
 struct TlsFacts {
   std::string version, cipher;                // OpenSSL names: TLSv1.3, TLS_AES_256_GCM_SHA384
   int bits = 0, alg_bits = 0;
@@ -84,7 +94,8 @@ struct TlsFacts {
   bool pfs = false;
   std::optional<std::string> server_signature, server_digest;
   std::optional<CertFacts> peer;              // nullopt for anonymous ciphers
-  VerifyFacts verify;
+  VerifyFacts verify;                         // with DANE enabled: the DANE verification
+  std::optional<DaneFacts> dane;
 };
 
 struct Event {
@@ -92,9 +103,35 @@ struct Event {
   std::string detail;
 };
 
+struct TlsaRecordFacts {
+  std::uint8_t usage = 0, selector = 0, mtype = 0;
+  std::string data;  // lowercase hex
+};
+
+// What the TLSA lookup of the peer said (RFC 6698/7672), also when it was not acted on.
+struct TlsaSignal {
+  std::string state;  // secure | insecure | none | unusable | bogus | servfail | not-looked-up
+  std::string owner;  // _port._tcp.host that was asked
+  std::vector<TlsaRecordFacts> records;
+  bool usable = false;  // at least one record usable for this protocol
+};
+
 struct Signals {
   std::optional<bool> starttls_offered;  // nullopt: the protocol advertises nothing, or not asked
   bool requiretls = false;               // RFC 8689 REQUIRETLS advertised after TLS
+  std::optional<std::string> mx;         // DNSSEC state of the MX RRset (domain targets)
+  std::optional<std::string> address;    // DNSSEC state of the host's address records
+  std::optional<TlsaSignal> tlsa;        // nullopt: no DNS was involved (IP literal)
+};
+
+// One MX host tried for a mail-domain target, in order (RFC 5321 §5).
+struct MxAttempt {
+  std::string host;
+  std::uint16_t preference = 0;
+  std::string address;
+  Verdict verdict = Verdict::Fail;
+  Protection protection = Protection::Cleartext;
+  std::string detail;  // the failure detail, or the human line
 };
 
 struct Capabilities {
@@ -133,6 +170,7 @@ struct Outcome {
   std::vector<Event> events;
   Timing timing;
   std::optional<Failure> failure;  // set iff verdict != ok
+  std::optional<std::vector<MxAttempt>> mx;  // domain targets: every MX host tried, in order
 
   void add(EventType type, std::string detail) { events.push_back({type, std::move(detail)}); }
   [[nodiscard]] bool has(EventType type) const;

@@ -1,39 +1,62 @@
 #include "net/connect.hpp"
 
+#include <vector>
+
 #include <asio/ip/tcp.hpp>
 #include <asio/this_coro.hpp>
 
 #include <fmt/format.h>
 
 namespace ostls::net {
+namespace {
 
-awaitable<Result<Connected>> connect(const std::string& host, std::uint16_t port, Watchdog& watchdog) {
+awaitable<Result<std::vector<asio::ip::tcp::endpoint>>> system_resolve(const std::string& host, std::uint16_t port,
+                                                                       Watchdog& watchdog) {
   auto ex = co_await asio::this_coro::executor;
   asio::ip::tcp::resolver resolver(ex);
   watchdog.on_expiry([&resolver] { resolver.cancel(); });
-  auto [rec, endpoints] =
+  auto [ec, results] =
       co_await resolver.async_resolve(host, std::to_string(port), asio::ip::tcp::resolver::numeric_service, use_result);
   watchdog.clear();
   if (watchdog.expired()) co_return fail(Errc::Timeout, Fault::Network, fmt::format("resolving {}: deadline expired", host));
-  if (rec) co_return fail(Errc::Resolve, Fault::Dns, fmt::format("cannot resolve {}: {}", host, rec.message()));
+  if (ec) co_return fail(Errc::Resolve, Fault::Dns, fmt::format("cannot resolve {}: {}", host, ec.message()));
+  std::vector<asio::ip::tcp::endpoint> out;
+  for (const auto& r : results) out.push_back(r.endpoint());
+  co_return out;
+}
 
+}  // namespace
+
+awaitable<Result<Connected>> connect(const std::string& host, std::uint16_t port, std::span<const std::string> addresses,
+                                     Watchdog& watchdog) {
+  std::vector<asio::ip::tcp::endpoint> endpoints;
+  if (addresses.empty()) {
+    auto r = co_await system_resolve(host, port, watchdog);
+    if (!r) co_return unexpected<Error>(r.error());
+    endpoints = std::move(*r);
+  } else {
+    for (const auto& a : addresses) {
+      std::error_code ec;
+      const auto ip = asio::ip::make_address(a, ec);
+      if (ec) co_return fail(Errc::Usage, Fault::Local, fmt::format("not an IP address: {}", a));
+      endpoints.emplace_back(ip, port);
+    }
+  }
+  auto ex = co_await asio::this_coro::executor;
   std::string last_error = "no addresses";
-  for (const auto& entry : endpoints) {
+  for (const auto& endpoint : endpoints) {
     asio::ip::tcp::socket socket(ex);
     watchdog.on_expiry([&socket] {
       std::error_code ignored;
       socket.close(ignored);
     });
-    auto [ec] = co_await socket.async_connect(entry.endpoint(), use_result);
+    auto [ec] = co_await socket.async_connect(endpoint, use_result);
     watchdog.clear();
     if (watchdog.expired()) {
       co_return fail(Errc::Timeout, Fault::Network, fmt::format("connecting to {}: deadline expired", host));
     }
-    if (!ec) {
-      auto address = entry.endpoint().address().to_string();
-      co_return Connected{Socket(std::move(socket)), std::move(address)};
-    }
-    last_error = fmt::format("{}:{}: {}", entry.endpoint().address().to_string(), port, ec.message());
+    if (!ec) co_return Connected{Socket(std::move(socket)), endpoint.address().to_string()};
+    last_error = fmt::format("{}:{}: {}", endpoint.address().to_string(), port, ec.message());
   }
   co_return fail(Errc::Connect, Fault::Network, fmt::format("cannot connect to {}: {}", host, last_error));
 }

@@ -1,9 +1,10 @@
-// Resolves a host and connects to the first address that answers (RFC 6724 order as returned
-// by the system resolver). Until the DNS issue lands this is getaddrinfo through Asio; it moves
-// to libunbound (dns/) with DNSSEC state later.
+// Connects to the first address that answers, in the order given. The addresses come from the
+// validating resolver (dns/); when none are given the host name is resolved by the system
+// resolver (getaddrinfo through Asio), for callers that have no DNSSEC needs.
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "core/error.hpp"
@@ -17,6 +18,7 @@ struct Connected {
   std::string address;  // the peer's IP address, without brackets
 };
 
-[[nodiscard]] awaitable<Result<Connected>> connect(const std::string& host, std::uint16_t port, Watchdog& watchdog);
+[[nodiscard]] awaitable<Result<Connected>> connect(const std::string& host, std::uint16_t port,
+                                                   std::span<const std::string> addresses, Watchdog& watchdog);
 
 }  // namespace ostls::net

@@ -75,9 +75,19 @@ AuthCheck authenticate(Level level, const TlsFacts& tls, std::span<const std::st
         check.failure = pkix_failure(tls.verify);
       }
       return check;
-    case Level::Tofu:
     case Level::Dane:
     case Level::DaneOnly:
+      // OpenSSL's DANE verification (tls/dane.cpp) decided; we read which record matched.
+      if (tls.dane && tls.dane->matched && tls.dane->usage) {
+        check.proof = Authentication(*tls.dane->usage == 3 ? AuthMethod::DaneEe : AuthMethod::DaneTa);
+      } else {
+        check.failure = failure(ResultType::ValidationFailure, Fault::Peer,
+                                tls.dane ? fmt::format("no TLSA record matched the peer's certificate chain: {}",
+                                                       tls.verify.error.empty() ? "no match" : tls.verify.error)
+                                         : std::string("DANE was not enabled on the connection"));
+      }
+      return check;
+    case Level::Tofu:
       break;  // not implemented: rejected before any connection (is_implemented())
   }
   check.failure = failure(ResultType::ValidationFailure, Fault::Config,

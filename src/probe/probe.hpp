@@ -1,5 +1,5 @@
 // `ostls probe` for one target, as one top-down story (STYLE "One coroutine per story"):
-// choose the policy (R1) → connect → dialogue → STARTTLS → handshake → what the level demands
+// choose the policy (R1) → MX hosts (domain targets) → addresses and TLSA (DANE) → connect → dialogue → STARTTLS → handshake → what the level demands
 // (R3–R7) → R2 cleartext retry where allowed → one Outcome. Every decision is a pure function
 // in policy/; this file only sequences them and performs the I/O through net/.
 #pragma once
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/limits.hpp"
+#include "dns/resolver.hpp"
 #include "core/outcome.hpp"
 #include "net/channel.hpp"
 #include "net/coro.hpp"
@@ -30,6 +31,7 @@ struct Options {
   bool try_starttls = false;
   Limits limits;
   net::Transcript transcript;                      // -v: the dialogue as it happens
+  dns::Resolver* resolver = nullptr;               // DNSSEC lookups; null: system resolver, no DANE
 };
 
 // Never throws for network or peer conditions: they end up in the Outcome.

@@ -37,6 +37,29 @@ json tls_json(const TlsFacts& t) {
             {"error", t.verify.error.empty() ? json(nullptr) : json(t.verify.error)}}}};
 }
 
+json tlsa_json(const std::optional<TlsaSignal>& t) {
+  if (!t) return nullptr;
+  json records = json::array();
+  for (const auto& r : t->records) {
+    records.push_back({{"usage", r.usage}, {"selector", r.selector}, {"mtype", r.mtype}, {"data", r.data}});
+  }
+  return {{"state", t->state}, {"owner", t->owner}, {"records", records}, {"usable", t->usable}};
+}
+
+json mx_json(const std::optional<std::vector<MxAttempt>>& mx) {
+  if (!mx) return nullptr;
+  json out = json::array();
+  for (const auto& m : *mx) {
+    out.push_back({{"host", m.host},
+                   {"preference", m.preference},
+                   {"address", m.address.empty() ? json(nullptr) : json(m.address)},
+                   {"verdict", name(m.verdict)},
+                   {"protection", name(m.protection)},
+                   {"detail", m.detail}});
+  }
+  return out;
+}
+
 }  // namespace
 
 json to_json(const Outcome& o) {
@@ -61,7 +84,13 @@ json to_json(const Outcome& o) {
       {"auth_method", name(o.auth_method)},
       {"trust", o.trust ? json(name(*o.trust)) : json(nullptr)},
       {"tls", o.tls ? tls_json(*o.tls) : json(nullptr)},
-      {"signals", {{"starttls_offered", opt(o.signals.starttls_offered)}, {"requiretls", o.signals.requiretls}}},
+      {"signals",
+       {{"starttls_offered", opt(o.signals.starttls_offered)},
+        {"requiretls", o.signals.requiretls},
+        {"mx", opt(o.signals.mx)},
+        {"address", opt(o.signals.address)},
+        {"tlsa", tlsa_json(o.signals.tlsa)}}},
+      {"mx", mx_json(o.mx)},
       {"capabilities", {{"plaintext", o.capabilities.plaintext}, {"tls", o.capabilities.tls}}},
       {"events", events},
       {"failure", failure},

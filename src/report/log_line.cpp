@@ -85,6 +85,19 @@ std::string reason_block(const Outcome& o) {
                        : fmt::format("chain {}, name {}{}", v.chain_ok ? "ok" : "not verified",
                                      v.name_ok ? "ok" : "not matched", v.error.empty() ? "" : ": " + v.error));
   }
+  if (o.signals.tlsa) {
+    const auto& t = *o.signals.tlsa;
+    row("tlsa", fmt::format("{} {} ({} record{}{})", t.owner, t.state, t.records.size(), t.records.size() == 1 ? "" : "s",
+                            t.usable ? ", usable" : ""));
+  }
+  if (o.tls && o.tls->dane && o.tls->dane->matched) {
+    row("dane", fmt::format("matched {} at depth {}", o.tls->dane->record, o.tls->dane->depth));
+  }
+  if (o.mx) {
+    for (const auto& m : *o.mx) {
+      row("mx", fmt::format("{} {} [{}] {}: {}", m.preference, m.host, m.address, name(m.verdict), m.detail));
+    }
+  }
   if (o.signals.requiretls) row("requiretls", "advertised after TLS (RFC 8689)");
   for (const auto& e : o.events) row("event", fmt::format("{}: {}", name(e.type), e.detail));
   return out;

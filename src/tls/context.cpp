@@ -95,6 +95,9 @@ Result<SslCtxPtr> client_context(const ClientParams& p) {
     SSL_CTX_load_verify_dir(ctx.get(), X509_get_default_cert_dir());
     ERR_clear_error();
   }
+  if (p.dane && SSL_CTX_dane_enable(ctx.get()) <= 0) {
+    return fail(Errc::Tls, Fault::Local, fmt::format("SSL_CTX_dane_enable: {}", last_error()));
+  }
   return ctx;
 }
 

@@ -22,6 +22,7 @@ struct ClientParams {
   std::optional<policy::TlsRange> protocols;   // narrows the range further
   std::optional<std::string> cipher_grade;     // Postfix grade for unauthenticated levels
   std::string cafile, capath;                  // empty: the system default directory
+  bool dane = false;                           // SSL_CTX_dane_enable (per-connection TLSA later)
 };
 
 [[nodiscard]] Result<SslCtxPtr> client_context(const ClientParams& params);

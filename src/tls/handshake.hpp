@@ -15,7 +15,9 @@ namespace ostls::tls {
 
 // Precondition: the handshake on `ssl` completed. `reference_ids` are host names (a leading
 // "." matches any subdomain, as in Postfix's dot-nexthop) or IP literals; empty = name not checked.
-[[nodiscard]] TlsFacts handshake_facts(SSL* ssl, std::span<const std::string> reference_ids);
+// With `dane_enabled` (tls/dane.hpp), the verification result is DANE's and TlsFacts::dane says
+// which record matched.
+[[nodiscard]] TlsFacts handshake_facts(SSL* ssl, std::span<const std::string> reference_ids, bool dane_enabled = false);
 
 // Lowercase hex SHA-256 of the DER certificate / of its DER SubjectPublicKeyInfo.
 [[nodiscard]] std::string cert_sha256(X509* cert);

@@ -229,7 +229,7 @@ def test_hostile(run):
 
 
 def test_usage(run):
-    for args, label in ((["--policy", "dane", "smtp://[127.0.0.1]"], "unimplemented level is a usage error"),
+    for args, label in ((["--policy", "tofu", "smtp://[127.0.0.1]"], "unimplemented level is a usage error"),
                         (["--policy", "strict", "smtp://[127.0.0.1]"], "unknown level"),
                         (["example.org"], "target without scheme"),
                         (["--policy", "fingerprint", "smtp://[127.0.0.1]"], "fingerprint without --match")):

@@ -3,6 +3,7 @@
 // none failed), 2 (usage or configuration error).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -26,7 +27,8 @@ struct ProbeArgs {
   std::string level = "opportunistic";
   std::string policy_map;
   std::vector<std::string> match;
-  std::string cafile, capath, servername, helo;
+  std::string cafile, capath, servername, helo, dns_config;
+  std::uint16_t port = 0;
   double timeout = 30;
   bool json = false, verbose = false, try_starttls = false;
   Limits limits;
@@ -70,6 +72,12 @@ std::shared_ptr<ProbeArgs> add_probe(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--capath", args->capath, "Trust anchors (hashed directory)")->check(CLI::ExistingDirectory);
   cmd->add_option("--servername", args->servername, "SNI and reference identifier (default: the target host)");
+  cmd->add_option("--dns-config", args->dns_config,
+                  "unbound.conf-syntax file for the validating resolver (stub-zone, trust-anchor-file, …); "
+                  "default: recursion from the root with the system's root trust anchor")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--port", args->port, "Port for every target and every MX host (overrides the scheme's)")
+      ->check(CLI::Range(1, 65535));
   cmd->add_option("--helo", args->helo, "Name sent in EHLO/LHLO (default: this host's name)");
   cmd->add_option("--timeout", args->timeout, "Seconds for the whole probe of one target, connect to QUIT")
       ->check(CLI::Range(0.1, 3600.0));
@@ -90,7 +98,7 @@ int run_probe(const ProbeArgs& args) {
   const auto level = parse_level(args.level);
   if (!level) return usage(fmt::format("unknown level \"{}\"", args.level));
   if (!is_implemented(*level)) {
-    return usage(fmt::format("level {} is not available yet (it arrives with DANE, MTA-STS and TOFU support)", args.level));
+    return usage(fmt::format("level {} is not available yet (it arrives with TOFU support)", args.level));
   }
   opts.level = *level;
   opts.level_source = args.level == "opportunistic" ? PolicySource::Default : PolicySource::CommandLine;
@@ -118,10 +126,7 @@ int run_probe(const ProbeArgs& args) {
   for (const auto& text : args.targets) {
     auto t = probe::parse_target(text);
     if (!t) return usage(t.error().detail);
-    if (t->protocol.family == proto::Family::Smtp && !t->bracketed && !t->is_ip_literal) {
-      fmt::print(stderr, "ostls probe: note: {}: MX resolution is not implemented yet; probing {} as a host\n", text,
-                 t->host);
-    }
+    if (args.port != 0) t->port = args.port;
     targets.push_back(std::move(*t));
   }
   if (map) {
@@ -134,6 +139,16 @@ int run_probe(const ProbeArgs& args) {
 
   bool any_fail = false, any_defer = false;
   asio::io_context io;
+  // Every host name goes through the validating resolver (DNSSEC state for DANE, R9).
+  std::unique_ptr<dns::Resolver> resolver;
+  const bool needs_dns = !args.dns_config.empty() ||
+                         std::any_of(targets.begin(), targets.end(), [](const auto& t) { return !t.is_ip_literal; });
+  if (needs_dns) {
+    auto r = dns::Resolver::create(io.get_executor(), {.config_file = args.dns_config});
+    if (!r) return usage(r.error().detail);
+    resolver = std::move(*r);
+    opts.resolver = resolver.get();
+  }
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {

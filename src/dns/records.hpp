@@ -1,0 +1,38 @@
+// RDATA parsers for the records ostls acts on (pure; fuzzed by fuzz/fuzz_dns_records.cpp):
+// TLSA (RFC 6698 §2.1), MX (RFC 1035 §3.3.9, RFC 7505 null MX), A/AAAA.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace ostls::dns {
+
+struct Tlsa {
+  std::uint8_t usage = 0, selector = 0, mtype = 0;
+  std::string data;  // raw bytes
+
+  [[nodiscard]] std::string data_hex() const;
+  [[nodiscard]] std::string to_string() const;  // "3 1 1 ab12…"
+};
+
+struct Mx {
+  std::uint16_t preference = 0;
+  std::string exchange;  // normalized; empty = "." (null MX, RFC 7505)
+};
+
+[[nodiscard]] Result<Tlsa> parse_tlsa(std::string_view rdata);
+[[nodiscard]] Result<Mx> parse_mx(std::string_view rdata);
+// "192.0.2.1" or "2001:db8::1"
+[[nodiscard]] Result<std::string> parse_address(std::string_view rdata, std::uint16_t qtype);
+
+// RFC 5321 §5.1: ascending preference; equal preferences keep their order (the resolver's).
+[[nodiscard]] std::vector<Mx> order_mx(std::vector<Mx> records);
+// RFC 7505 §3: a single MX with exchange "." means the domain accepts no mail.
+[[nodiscard]] bool is_null_mx(const std::vector<Mx>& records);
+
+}  // namespace ostls::dns

@@ -1,0 +1,365 @@
+// One host of a target, top-down: DNS (addresses, TLSA) → the level DNS leaves in force →
+// connect → dialogue → STARTTLS → handshake (DANE through OpenSSL when TLSA is usable) → what
+// the level demands (R3–R8) → R2 cleartext retry where allowed → one Outcome.
+#include "probe/host.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "net/connect.hpp"
+#include "net/drive.hpp"
+#include "policy/decide.hpp"
+#include "policy/tls_versions.hpp"
+#include "protocols/smtp.hpp"
+#include "tls/context.hpp"
+#include "tls/dane.hpp"
+#include "tls/handshake.hpp"
+
+namespace ostls::probe {
+
+using net::Clock;
+
+double ms(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+Plan plan_for(const Target& t, const Options& o) {
+  Plan p;
+  p.policy.level = o.level;
+  p.policy.source = o.level_source;
+  p.match = o.match;
+  p.servername = o.servername;
+  if (const auto* e = o.policy_map ? o.policy_map->lookup(t.host, t.port) : nullptr) {
+    p.policy.level = e->level;
+    p.policy.source = PolicySource::PolicyMap;
+    if (!e->match.empty()) p.match = e->match;
+    if (e->servername) p.servername = *e->servername;
+    p.protocols = e->protocols;
+    p.ciphers = e->ciphers;
+  }
+  p.policy.effective = p.policy.level;
+  return p;
+}
+
+namespace {
+
+std::string excerpt(std::string_view bytes) {
+  std::string out;
+  for (char c : bytes.substr(0, 120)) {
+    if (c == '\r') out += "\\r";
+    else if (c == '\n') out += "\\n";
+    else out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  }
+  return bytes.size() > 120 ? out + "…" : out;
+}
+
+bool lists(const std::vector<std::string>& caps, std::string_view keyword) {
+  return std::any_of(caps.begin(), caps.end(), [&](const std::string& c) {
+    std::string kw;
+    for (char ch : c) {
+      if (ch == ' ' || ch == '=') break;
+      kw += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    }
+    return kw == keyword;
+  });
+}
+
+// Everything the connection attempts to one host share, decided before the first one.
+struct Session {
+  const HostJob& job;
+  const Options& options;
+  Level level;                             // the effective level
+  std::string servername;                  // SNI
+  std::vector<std::string> reference_ids;  // checked and recorded at every level
+  SSL_CTX* ctx = nullptr;                  // null when the level never does TLS
+  const dane::TlsaSet* dane = nullptr;     // set when DANE authentication is enforced
+  std::vector<std::string> dane_names;     // DANE-TA reference identifiers (RFC 7672 §3.2.2)
+  const std::vector<std::string>& addresses;
+  net::Watchdog& watchdog;
+};
+
+struct Attempt {
+  smtp::Facts facts;
+  std::optional<Error> error;            // dialogue ended early
+  std::optional<Error> handshake_error;  // TLS handshake failed
+  std::optional<TlsFacts> tls;
+  std::string address;
+  std::vector<Event> events;
+  Timing timing;
+};
+
+// Runs the TLS handshake on the channel; the facts are read at once (R3: always recorded).
+net::awaitable<void> upgrade(net::Channel& ch, const Session& s, Attempt& a) {
+  auto ssl = tls::client_session(s.ctx, {.sni = s.servername});
+  if (!ssl) {
+    a.error = ssl.error();
+    co_return;
+  }
+  if (s.dane) {
+    auto setup = tls::enable_dane(ssl->get(), {.base_domain = s.dane_names.front(),
+                                               .extra_names = s.dane_names,
+                                               .records = s.dane->usable});
+    if (!setup) {
+      a.error = setup.error();
+      co_return;
+    }
+  }
+  const auto start = Clock::now();
+  auto hs = co_await ch.handshake(std::move(*ssl));
+  a.timing.handshake = ms(start, Clock::now());
+  if (!hs) {
+    if (hs.error().code == Errc::Timeout) {
+      a.error = hs.error();
+    } else {
+      a.handshake_error = hs.error();
+    }
+    co_return;
+  }
+  a.tls = tls::handshake_facts(ch.ssl(), s.reference_ids, s.dane != nullptr);
+}
+
+net::awaitable<Attempt> attempt(const Session& s, proto::Upgrade mode) {
+  Attempt a;
+  const auto& t = s.job.target;
+  const auto start = Clock::now();
+  auto conn = co_await net::connect(s.job.host, s.job.port, s.addresses, s.watchdog);
+  a.timing.connect = ms(start, Clock::now());
+  if (!conn) {
+    a.error = conn.error();
+    co_return a;
+  }
+  a.address = conn->address;
+  net::Channel ch(std::move(conn->socket), s.options.limits, s.options.transcript);
+  s.watchdog.on_expiry([&ch] { ch.abort(); });
+  const auto connected = Clock::now();
+
+  smtp::Client machine({.helo = s.options.helo,
+                        .lmtp = t.protocol.family == proto::Family::Lmtp,
+                        .implicit_tls = t.protocol.implicit_tls,
+                        .upgrade = mode,
+                        .helo_fallback = !requires_tls(s.level),
+                        .limits = s.options.limits});
+  proto::Step step = machine.start();
+  if (t.protocol.implicit_tls) {
+    co_await upgrade(ch, s, a);
+    if (!a.tls) {
+      s.watchdog.clear();
+      co_return a;
+    }
+    step = machine.on_tls_established();
+  }
+  for (;;) {
+    auto r = co_await net::drive(machine, ch, std::move(step));
+    if (!a.timing.greeting && ch.first_read()) a.timing.greeting = ms(connected, *ch.first_read());
+    if (!r) {
+      a.error = r.error();
+      break;
+    }
+    if (auto* f = std::get_if<proto::Fail>(&*r)) {
+      a.error = f->error;
+      break;
+    }
+    if (!std::holds_alternative<proto::StartTls>(*r)) break;  // Close: the dialogue is over
+    a.timing.starttls = ms(ch.last_write(), Clock::now());
+    // R10: nothing received before the handshake may be read as TLS-protected data.
+    if (const auto leftover = ch.take_leftover(); !leftover.empty()) {
+      a.events.push_back({EventType::ResponseInjection,
+                          fmt::format("discarded {} plaintext bytes pipelined behind the STARTTLS reply: \"{}\"",
+                                      leftover.size(), excerpt(leftover))});
+    }
+    co_await upgrade(ch, s, a);
+    if (a.handshake_error && a.handshake_error->code == Errc::Closed) {
+      a.events.push_back({EventType::ResetAfterStarttls,
+                          fmt::format("connection closed after the STARTTLS reply: {}", a.handshake_error->detail)});
+    }
+    if (!a.tls) break;
+    step = machine.on_tls_established();
+  }
+  s.watchdog.clear();
+  a.facts = machine.facts();
+  co_return a;
+}
+
+// Downgrade indicators visible in one dialogue (issue 2 item 6, SPEC R11).
+void dialogue_events(const smtp::Facts& f, bool tls, Outcome& o) {
+  if (f.masked_keyword) {
+    o.add(EventType::StarttlsMasked,
+          fmt::format("EHLO lists \"{}\" where STARTTLS is expected: a middlebox may be hiding it", *f.masked_keyword));
+  }
+  if (f.starttls_reply && f.starttls_reply->code != 220 && f.starttls_offered) {
+    o.add(EventType::StarttlsRefused,
+          fmt::format("STARTTLS advertised, then refused: {} {}", f.starttls_reply->code, f.starttls_reply->text()));
+  }
+  if (f.starttls_reply && f.starttls_reply->code == 220 && !f.starttls_offered) {
+    o.add(EventType::StarttlsAcceptedUnadvertised, "STARTTLS was not advertised but the peer accepted it");
+  }
+  if (f.helo_fallback) o.add(EventType::HeloFallback, "EHLO rejected; HELO used, so no extensions were seen");
+  if (tls && lists(f.caps_tls, "STARTTLS")) {
+    o.add(EventType::StarttlsAfterTls, "STARTTLS still advertised after TLS was established");
+  }
+}
+
+policy::AttemptSummary summarize(const Attempt& a, bool implicit_tls) {
+  policy::AttemptSummary s;
+  s.error = a.error;
+  s.handshake_error = a.handshake_error;
+  s.tls = a.tls.has_value();
+  s.implicit_tls = implicit_tls;
+  s.starttls_offered = a.facts.starttls_offered;
+  if (a.facts.starttls_reply && a.facts.starttls_reply->code != 220) {
+    s.refusal = fmt::format("{} {}", a.facts.starttls_reply->code, a.facts.starttls_reply->text());
+  }
+  return s;
+}
+
+TlsaSignal tlsa_signal(const dane::TlsaSet& set) {
+  TlsaSignal sig{.state = std::string(dane::name(set.state)), .owner = set.owner, .records = {},
+                 .usable = !set.usable.empty()};
+  for (const auto& r : set.records) {
+    sig.records.push_back({.usage = r.usage, .selector = r.selector, .mtype = r.mtype, .data = r.data_hex()});
+  }
+  return sig;
+}
+
+// The TLSA base domain is the owner name without its "_port._tcp." prefix.
+std::string base_of(const std::string& owner) {
+  const auto dot = owner.find("._tcp.");
+  return dot == std::string::npos ? owner : owner.substr(dot + 6);
+}
+
+// Reference identifiers for the name check (recorded at every level, enforced at verify/secure).
+std::vector<std::string> reference_ids(Level level, const Plan& p, const std::string& servername, bool ip_literal) {
+  if ((level == Level::Verify || level == Level::Secure) && !p.match.empty()) return p.match;
+  std::vector<std::string> ids{servername};
+  // Postfix `secure` default: nexthop and dot-nexthop; for [host] targets the nexthop is the host.
+  if (level == Level::Secure && !ip_literal) ids.push_back("." + servername);
+  return ids;
+}
+
+}  // namespace
+
+net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const Options& options,
+                                   net::Watchdog& watchdog, Clock::time_point deadline) {
+  const auto start = Clock::now();
+  const auto& target = job.target;
+  Outcome o;
+  o.target = target.text;
+  o.protocol = std::string(target.protocol.canonical);
+  o.host = job.host;
+  o.port = job.port;
+  o.policy = plan.policy;
+
+  auto finish = [&](policy::Decision d) {
+    o.verdict = d.verdict;
+    o.protection = d.protection;
+    o.auth_method = d.auth_method;
+    o.failure = d.failure;
+    o.timing.total = ms(start, Clock::now());
+    return o;
+  };
+  auto stop = [&](Verdict v, Failure f) { return finish({.verdict = v, .failure = std::move(f)}); };
+  auto refuse = [&](const Error& e) {
+    return stop(policy::verdict_for(e), Failure{.result_type = std::nullopt, .fault = e.fault, .detail = e.detail});
+  };
+
+  // DNS: addresses and, where a level wants it, TLSA (RFC 7672 §2.2).
+  const HostDns dns = co_await discover(job, plan.policy.level, options, deadline);
+  o.signals.address = dns.address_state;
+  if (dns.tlsa_asked) o.signals.tlsa = tlsa_signal(dns.tlsa);
+  if (dns.stop) co_return stop(*dns.stop, *dns.failure);
+  const auto effect = dane::apply(plan.policy.level, plan.policy.source, dns.tlsa);
+  o.policy.effective = effect.effective;
+  o.policy.source = effect.source;
+  if (effect.stop) co_return stop(*effect.stop, *effect.failure);
+  if (dns.tlsa.state == dane::TlsaState::Unusable) {
+    o.add(EventType::AuthSoftFail, fmt::format("{} has only unusable TLSA records: TLS required, not authenticated",
+                                               dns.tlsa.owner));
+  }
+  const Level level = o.policy.effective == Level::Opportunistic ? Level::May : o.policy.effective;
+  o.policy.effective = level;
+  if (!is_implemented(level)) {
+    co_return refuse({Errc::Usage, Fault::Config, fmt::format("level {} is not available yet", name(level))});
+  }
+
+  const bool use_dane = level == Level::DaneOnly && dns.tlsa.state == dane::TlsaState::Usable;
+  std::vector<std::string> dane_names;
+  if (use_dane) {
+    // RFC 7672 §3.2.2: the TLSA base domain first (also sent as SNI), then the host name and,
+    // when the MX RRset was secure, the next-hop domain.
+    dane_names = {base_of(dns.tlsa.owner)};
+    for (const auto& n : {dns::normalize_name(job.host), dns.canonical, job.nexthop.value_or("")}) {
+      if (!n.empty() && std::find(dane_names.begin(), dane_names.end(), n) == dane_names.end()) dane_names.push_back(n);
+    }
+  }
+  const std::string servername = plan.servername.value_or(use_dane ? dane_names.front() : job.host);
+  o.servername = servername;
+  const bool ip_literal = target.is_ip_literal && job.host == target.host;
+
+  if (level == Level::None && target.protocol.implicit_tls) {
+    co_return finish(policy::decide(level, {.implicit_tls = true}, std::nullopt));
+  }
+  tls::SslCtxPtr ctx;
+  if (level != Level::None) {
+    std::optional<policy::TlsRange> range;
+    if (plan.protocols) {
+      auto r = policy::parse_protocols(*plan.protocols);
+      if (!r) co_return refuse(r.error());
+      range = *r;
+    }
+    auto c = tls::client_context({.authenticated = authenticates(level),
+                                  .protocols = range,
+                                  .cipher_grade = plan.ciphers,
+                                  .cafile = options.cafile,
+                                  .capath = options.capath,
+                                  .dane = use_dane});
+    if (!c) co_return refuse(c.error());
+    ctx = std::move(*c);
+  }
+
+  const Session session{.job = job,
+                        .options = options,
+                        .level = level,
+                        .servername = servername,
+                        .reference_ids = use_dane ? dane_names : reference_ids(level, plan, servername, ip_literal),
+                        .ctx = ctx.get(),
+                        .dane = use_dane ? &dns.tlsa : nullptr,
+                        .dane_names = dane_names,
+                        .addresses = dns.addresses,
+                        .watchdog = watchdog};
+  const auto mode = level == Level::None ? proto::Upgrade::Never
+                    : options.try_starttls ? proto::Upgrade::Always
+                                           : proto::Upgrade::IfOffered;
+  Attempt a = co_await attempt(session, mode);
+  o.address = a.address;
+  o.timing = a.timing;
+  o.events.insert(o.events.end(), a.events.begin(), a.events.end());
+  if (!target.protocol.implicit_tls && !a.error) o.signals.starttls_offered = a.facts.starttls_offered;
+  o.capabilities.plaintext = a.facts.caps_plain;
+  dialogue_events(a.facts, a.tls.has_value(), o);
+
+  // R2: under an opportunistic level a failed handshake is retried in cleartext — never when
+  // TLS was required, and never for implicit TLS, where no cleartext exists.
+  if (a.handshake_error && is_opportunistic(level) && !target.protocol.implicit_tls) {
+    o.add(EventType::FallbackToCleartext, fmt::format("handshake failed: {}", a.handshake_error->detail));
+    Attempt retry = co_await attempt(session, proto::Upgrade::Never);
+    retry.facts.starttls_offered = a.facts.starttls_offered;
+    o.events.insert(o.events.end(), retry.events.begin(), retry.events.end());
+    a = std::move(retry);
+  }
+
+  o.capabilities.tls = a.facts.caps_tls;
+  o.signals.requiretls = a.tls && lists(a.facts.caps_tls, "REQUIRETLS");
+  std::optional<policy::AuthCheck> auth;
+  if (a.tls) {
+    auth = policy::authenticate(level, *a.tls, plan.match);
+    o.trust = policy::trust_of(*a.tls, auth->proof);
+    o.tls = a.tls;
+  }
+  auto d = policy::decide(level, summarize(a, target.protocol.implicit_tls), auth);
+  if (d.soft_fail) o.add(EventType::AuthSoftFail, auth->failure->detail);  // recorded, not enforced (R3)
+  co_return finish(std::move(d));
+}
+
+}  // namespace ostls::probe

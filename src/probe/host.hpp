@@ -1,0 +1,53 @@
+// Internal to probe/: one host of a target — its DNS (addresses, TLSA), the DANE effect on the
+// level (R8, R9), the connection, the STARTTLS dialogue, the R2 retry, the decision.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/outcome.hpp"
+#include "dane/dane.hpp"
+#include "net/channel.hpp"
+#include "net/watchdog.hpp"
+#include "probe/probe.hpp"
+
+namespace ostls::probe {
+
+// The policy applied to a destination: an explicit policy-map entry preempts the default (R1).
+struct Plan {
+  PolicyApplied policy;  // `effective` is still the asked level here; DNS may change it per host
+  std::vector<std::string> match;
+  std::optional<std::string> servername;  // explicit SNI + reference identifier
+  std::optional<std::string> protocols, ciphers;
+};
+
+[[nodiscard]] Plan plan_for(const Target& t, const Options& o);
+
+struct HostJob {
+  const Target& target;
+  std::string host;                    // the host to connect to (an MX exchange or the target host)
+  std::uint16_t port = 0;
+  std::optional<std::string> nexthop;  // the destination domain, when its MX RRset was secure
+};
+
+// What DNS said about one host.
+struct HostDns {
+  std::vector<std::string> addresses;  // empty: let the system resolver find them
+  std::optional<std::string> address_state;
+  std::string canonical;               // the host name after CNAMEs
+  std::optional<Verdict> stop;         // the lookup failed: defer (or fail for a missing host)
+  std::optional<Failure> failure;
+  dane::TlsaSet tlsa;
+  bool tlsa_asked = false;
+};
+
+[[nodiscard]] net::awaitable<HostDns> discover(const HostJob& job, Level asked, const Options& options,
+                                               net::Clock::time_point deadline);
+
+[[nodiscard]] net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const Options& options,
+                                                 net::Watchdog& watchdog, net::Clock::time_point deadline);
+
+[[nodiscard]] double ms(net::Clock::time_point from, net::Clock::time_point to);
+
+}  // namespace ostls::probe
