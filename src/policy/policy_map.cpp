@@ -70,11 +70,11 @@ Result<PolicyEntry> parse_entry(std::string_view text, std::string_view origin, 
       if (auto r = parse_protocols(value); !r) return syntax(origin, line, r.error().detail);
       e.protocols = std::string(value);
     } else if (attr == "ciphers") {
-      e.ciphers = lower(value);
-      if (*e.ciphers != "high" && *e.ciphers != "medium" && *e.ciphers != "low" && *e.ciphers != "export" &&
-          *e.ciphers != "null") {
+      const auto grade = lower(value);
+      if (grade != "high" && grade != "medium" && grade != "low" && grade != "export" && grade != "null") {
         return syntax(origin, line, fmt::format("unknown cipher grade \"{}\" (high, medium, low, export, null)", value));
       }
+      e.ciphers = grade;
     } else if (attr == "servername") {
       e.servername = std::string(value);
     } else {

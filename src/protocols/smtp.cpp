@@ -54,8 +54,15 @@ Client::Client(ClientParams params) : params_(std::move(params)), reader_(params
 proto::Step Client::start() { return proto::ReadLine{}; }
 
 proto::Step Client::on_line(std::string_view line) {
+  if (state_ == State::Done) {
+    // Fail closed: nothing the peer says after the end (or after a failure) is acted on.
+    return proto::Fail{Error{Errc::Malformed, Fault::Peer, "reply after the dialogue ended"}};
+  }
   auto r = reader_.feed(line);
-  if (!r) return proto::Fail{r.error()};
+  if (!r) {
+    state_ = State::Done;
+    return proto::Fail{r.error()};
+  }
   if (!r->has_value()) return proto::ReadLine{};
   return on_reply(std::move(**r));
 }
@@ -89,7 +96,10 @@ proto::Step Client::on_reply(Reply reply) {
     case State::Ehlo:
       return after_ehlo(std::move(reply));
     case State::Helo:
-      if (reply.klass() != 2) return rejected(reply, "HELO");
+      if (reply.klass() != 2) {
+        state_ = State::Done;
+        return rejected(reply, "HELO");
+      }
       state_ = State::Done;
       if (params_.upgrade == proto::Upgrade::Always) {
         state_ = State::Starttls;

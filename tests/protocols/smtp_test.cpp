@@ -174,6 +174,15 @@ TEST(Smtp, PreTlsCapabilitiesAreNotReused) {
   EXPECT_EQ(c.facts().caps_plain.size(), 2u);
 }
 
+TEST(Smtp, FailsClosedAfterAFailure) {
+  // After a malformed reply nothing the peer says is acted on, not even a STARTTLS offer.
+  Client c({.helo = "h"});
+  (void)c.start();
+  ASSERT_TRUE(std::holds_alternative<proto::Fail>(c.on_line("garbage")));
+  EXPECT_TRUE(std::holds_alternative<proto::Fail>(c.on_line("220 x")));
+  EXPECT_TRUE(std::holds_alternative<proto::Fail>(c.on_line("250 STARTTLS")));
+}
+
 TEST(Smtp, ReplyAfterEndIsAnError) {
   Client c({.helo = "h", .upgrade = proto::Upgrade::Never});
   (void)c.start();
