@@ -7,18 +7,27 @@ bash scripts/install-deps.sh
 bash scripts/build.sh release
 export OSTLS_LAB_DIR=${OSTLS_LAB_DIR:-/tmp/ostls-lab}
 bash lab/lab up
-python3 - "$OSTLS_LAB_DIR/lab.json" <<'PY'
-import json, subprocess, sys
-lab = json.load(open(sys.argv[1]))
-print(f"{'peer':<11} {'protection':<13} {'trust':<10} {'verdict':<7} line")
-for p in lab["peers"]:
-    args = ["build/ostls", "probe", "--json", "--cafile", lab["ca_file"], "--servername", p["servername"],
-            "--timeout", str(p.get("timeout", 10)), p["target"]]
-    out = subprocess.run(args, capture_output=True, text=True).stdout.strip()
+python3 - "$OSTLS_LAB_DIR" <<'PY'
+import json, os, subprocess, sys
+lab = json.load(open(os.path.join(sys.argv[1], "lab.json")))
+dns = json.load(open(os.path.join(sys.argv[1], "dns", "dns.json")))
+
+def show(name, args):
+    out = subprocess.run(["build/ostls", "probe", "--json", *args], capture_output=True, text=True).stdout.strip()
     o = json.loads(out) if out else {}
     events = ", ".join(e["type"] for e in o.get("events", []))
-    print(f"{p['name']:<11} {o.get('protection','?'):<13} {str(o.get('trust') or '-'):<10} {o.get('verdict','?'):<7} "
-          f"{o.get('line','')}" + (f"  [{events}]" if events else ""))
+    why = "" if o.get("verdict") == "ok" else "  (" + ((o.get("failure") or {}).get("detail") or "")[:90] + ")"
+    print(f"{name:<24} {o.get('protection','?'):<13} {o.get('auth_method','?'):<8} {str(o.get('trust') or '-'):<10} "
+          f"{o.get('verdict','?'):<6} {o.get('line','')}" + (f"  [{events}]" if events else "") + why)
+
+print("Default policy (opportunistic) against every lab peer, trusting the lab CA:\n")
+print(f"{'peer':<24} {'protection':<13} {'auth':<8} {'trust':<10} {'verdict':<6} line")
+for p in lab["peers"]:
+    show(p["name"], ["--cafile", lab["ca_file"], "--servername", p["servername"],
+                     "--timeout", str(p.get("timeout", 10)), p["target"]])
+print("\nMail domains in the lab's DNSSEC-signed zone (MX, TLSA, DANE):\n")
+for c in dns["cases"]:
+    show(c["name"], ["--dns-config", dns["conf"], "--timeout", "10", f"smtp://{c['domain']}:{c['port']}"])
 PY
 echo
 echo "The lab is still running (state in $OSTLS_LAB_DIR). Try: build/ostls probe -v --cafile $OSTLS_LAB_DIR/pki/ca.pem smtp://[127.0.0.1]:25603"
