@@ -43,6 +43,16 @@ Plan plan_for(const Target& t, const Options& o) {
   return p;
 }
 
+Outcome outcome_for(const Target& target, const std::string& host, std::uint16_t port, const Plan& plan) {
+  Outcome o;
+  o.target = target.text;
+  o.protocol = std::string(target.protocol.canonical);
+  o.host = host;
+  o.port = port;
+  o.policy = plan.policy;
+  return o;
+}
+
 namespace {
 
 std::string excerpt(std::string_view bytes) {
@@ -53,17 +63,6 @@ std::string excerpt(std::string_view bytes) {
     else out += (c >= 0x20 && c < 0x7f) ? c : '?';
   }
   return bytes.size() > 120 ? out + "…" : out;
-}
-
-bool lists(const std::vector<std::string>& caps, std::string_view keyword) {
-  return std::any_of(caps.begin(), caps.end(), [&](const std::string& c) {
-    std::string kw;
-    for (char ch : c) {
-      if (ch == ' ' || ch == '=') break;
-      kw += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    }
-    return kw == keyword;
-  });
 }
 
 // Everything the connection attempts to one host share, decided before the first one.
@@ -196,7 +195,7 @@ void dialogue_events(const smtp::Facts& f, bool tls, Outcome& o) {
     o.add(EventType::StarttlsAcceptedUnadvertised, "STARTTLS was not advertised but the peer accepted it");
   }
   if (f.helo_fallback) o.add(EventType::HeloFallback, "EHLO rejected; HELO used, so no extensions were seen");
-  if (tls && lists(f.caps_tls, "STARTTLS")) {
+  if (tls && smtp::lists(f.caps_tls, "STARTTLS")) {
     o.add(EventType::StarttlsAfterTls, "STARTTLS still advertised after TLS was established");
   }
 }
@@ -244,12 +243,7 @@ net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const O
                                    net::Watchdog& watchdog, Clock::time_point deadline) {
   const auto start = Clock::now();
   const auto& target = job.target;
-  Outcome o;
-  o.target = target.text;
-  o.protocol = std::string(target.protocol.canonical);
-  o.host = job.host;
-  o.port = job.port;
-  o.policy = plan.policy;
+  Outcome o = outcome_for(target, job.host, job.port, plan);
 
   auto finish = [&](policy::Decision d) {
     o.verdict = d.verdict;
@@ -350,7 +344,7 @@ net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const O
   }
 
   o.capabilities.tls = a.facts.caps_tls;
-  o.signals.requiretls = a.tls && lists(a.facts.caps_tls, "REQUIRETLS");
+  o.signals.requiretls = a.tls && smtp::lists(a.facts.caps_tls, "REQUIRETLS");
   std::optional<policy::AuthCheck> auth;
   if (a.tls) {
     auth = policy::authenticate(level, *a.tls, plan.match);

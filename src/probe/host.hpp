@@ -50,4 +50,7 @@ struct HostDns {
 
 [[nodiscard]] double ms(net::Clock::time_point from, net::Clock::time_point to);
 
+// The identity and policy fields every Outcome of `target` starts with.
+[[nodiscard]] Outcome outcome_for(const Target& target, const std::string& host, std::uint16_t port, const Plan& plan);
+
 }  // namespace ostls::probe

@@ -21,12 +21,7 @@ bool is_mail_domain(const Target& t) {
 }
 
 Outcome destination_failure(const Target& t, const Plan& plan, Verdict v, Failure f, Clock::time_point start) {
-  Outcome o;
-  o.target = t.text;
-  o.protocol = std::string(t.protocol.canonical);
-  o.host = t.host;
-  o.port = t.port;
-  o.policy = plan.policy;
+  Outcome o = outcome_for(t, t.host, t.port, plan);
   o.verdict = v;
   o.failure = std::move(f);
   o.mx = std::vector<MxAttempt>{};

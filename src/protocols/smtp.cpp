@@ -25,17 +25,17 @@ std::vector<std::string> keywords_of(const Reply& ehlo) {
   return {ehlo.lines.begin() + 1, ehlo.lines.end()};
 }
 
-bool lists(const std::vector<std::string>& caps, std::string_view keyword) {
-  return std::any_of(caps.begin(), caps.end(),
-                     [&](const std::string& c) { return upper_keyword(c) == keyword; });
-}
-
 proto::Fail rejected(const Reply& r, std::string_view what) {
   const auto code = r.klass() == 4 ? Errc::TempRejected : Errc::Rejected;
   return {Error{code, Fault::Peer, fmt::format("{} rejected: {} {}", what, r.code, r.text())}};
 }
 
 }  // namespace
+
+bool lists(const std::vector<std::string>& caps, std::string_view keyword) {
+  return std::any_of(caps.begin(), caps.end(),
+                     [&](const std::string& c) { return upper_keyword(c) == keyword; });
+}
 
 bool looks_masked(std::string_view keyword) {
   constexpr std::string_view real = "STARTTLS";

@@ -39,6 +39,9 @@ struct Facts {
   bool tls_established = false;
 };
 
+// Whether an EHLO keyword list (lines without the status prefix) lists `keyword` (upper case).
+[[nodiscard]] bool lists(const std::vector<std::string>& caps, std::string_view keyword);
+
 // A keyword that is probably STARTTLS rewritten by a middlebox: same length, mostly 'X'
 // (Cisco PIX-style "XXXXXXXA") or at most two characters off.
 [[nodiscard]] bool looks_masked(std::string_view keyword);

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-EXIT = {"ok": 0, "fail": 1, "defer": 75}
+from labtest import EXIT, Runner
 
 AUTH_EE = dict(verdict="ok", protection="authenticated", auth_method="dane-ee", trust="Verified", tlsa="secure",
                effective="dane-only", source="dane")
@@ -60,21 +60,6 @@ EXPECT = {
 }
 
 
-class Runner:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, label, problems):
-        if problems:
-            self.failed += 1
-            print(f"FAIL {label}")
-            for p in problems:
-                print(f"     {p}")
-        else:
-            self.passed += 1
-            print(f"ok   {label}")
-
-
 def compare(o, exp):
     problems = []
     simple = {"verdict": o["verdict"], "protection": o["protection"], "auth_method": o["auth_method"],
@@ -95,14 +80,13 @@ def compare(o, exp):
     return problems
 
 
-def probe(ostls, conf, level, target, timeout=10):
-    r = subprocess.run([ostls, "probe", "--json", "--dns-config", conf, "--policy", level, "--timeout", str(timeout),
-                        target], capture_output=True, text=True, timeout=timeout + 30)
-    lines = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
-    return r.returncode, lines, r.stderr
+def probe(run, conf, level, target, timeout=10):
+    code, out, err, _ = run.probe("--dns-config", conf, "--policy", level, "--timeout", str(timeout), target,
+                                  timeout=timeout + 30)
+    return code, out, err
 
 
-def test_cases(run, ostls, dns):
+def test_cases(run, dns):
     names = {c["name"] for c in dns["cases"]}
     for missing in sorted(set(EXPECT) - names):
         run.check(f"case {missing} present in dns.json", ["missing"])
@@ -113,7 +97,7 @@ def test_cases(run, ostls, dns):
             continue
         target = f"smtp://{case['domain']}:{case['port']}"
         for level, exp in exp_by_level.items():
-            code, out, err = probe(ostls, dns["conf"], level, target)
+            code, out, err = probe(run, dns["conf"], level, target)
             label = f"{case['name']:<24} {level:<13} → {exp['verdict']}/{exp['protection']}"
             if len(out) != 1:
                 run.check(label, [f"no JSON outcome: {err.strip()}"])
@@ -133,13 +117,13 @@ def openssl_dane(port, domain, rrdata, ca_file):
     return "Verification: OK" in r.stdout
 
 
-def test_openssl_agrees(run, ostls, dns, ca_file):
+def test_openssl_agrees(run, dns, ca_file):
     """Issue 3: for each TLSA/certificate pair, openssl s_client agrees with ostls on match."""
     for case in dns["cases"]:
         exp = EXPECT.get(case["name"], {}).get("dane")
         if not exp or exp.get("tlsa") != "secure" or not case.get("mx"):
             continue
-        code, out, _ = probe(ostls, dns["conf"], "dane", f"smtp://{case['domain']}:{case['port']}")
+        code, out, _ = probe(run, dns["conf"], "dane", f"smtp://{case['domain']}:{case['port']}")
         if len(out) != 1 or not out[0]["signals"].get("tlsa"):
             run.check(f"openssl agrees on {case['name']}", ["no TLSA signal from ostls"])
             continue
@@ -169,11 +153,10 @@ def main():
         print(f"the lab's DNS is not running ({e}); start it with lab/lab up")
         print("0 passed, 1 failed")
         return 1
-    run = Runner()
-    test_cases(run, a.ostls, dns)
-    test_openssl_agrees(run, a.ostls, dns, lab["ca_file"])
-    print(f"{run.passed} passed, {run.failed} failed")
-    return 0 if run.failed == 0 and run.passed > 0 else 1
+    run = Runner(a.ostls)
+    test_cases(run, dns)
+    test_openssl_agrees(run, dns, lab["ca_file"])
+    return run.summary()
 
 
 if __name__ == "__main__":

@@ -16,31 +16,7 @@ import tempfile
 import threading
 import time
 
-EXIT = {"ok": 0, "fail": 1, "defer": 75}
-
-
-class Runner:
-    def __init__(self, ostls, lab):
-        self.ostls, self.lab = ostls, lab
-        self.passed = self.failed = 0
-
-    def check(self, label, problems):
-        if problems:
-            self.failed += 1
-            print(f"FAIL {label}")
-            for p in problems:
-                print(f"     {p}")
-        else:
-            self.passed += 1
-            print(f"ok   {label}")
-
-    def probe(self, *args, timeout=60):
-        cmd = [self.ostls, "probe", "--json", *args]
-        started = time.monotonic()
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        elapsed = time.monotonic() - started
-        lines = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
-        return r.returncode, lines, r.stderr, elapsed
+from labtest import EXIT, Runner
 
 
 def expectation_args(peer, case, ca):
@@ -250,14 +226,13 @@ def main():
         print(f"the lab is not running ({e}); start it with lab/lab up")
         print("0 passed, 1 failed")
         return 1
-    run = Runner(a.ostls, lab)
+    run = Runner(a.ostls)
     test_expectations(run, lab)
     test_posttls_finger(run, lab, a.root)
     test_policy_map(run, lab)
     test_hostile(run)
     test_usage(run)
-    print(f"{run.passed} passed, {run.failed} failed")
-    return 0 if run.failed == 0 and run.passed > 0 else 1
+    return run.summary()
 
 
 if __name__ == "__main__":
