@@ -27,4 +27,4 @@ if [[ -x scripts/fuzz.sh ]]; then
   bash scripts/fuzz.sh "${OSTLS_FUZZ_SECONDS:-15}"
 fi
 
-echo "== all tests passed"
+echo "== all tests passed in $((SECONDS / 60)) min $((SECONDS % 60)) s"

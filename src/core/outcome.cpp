@@ -49,7 +49,7 @@ constexpr std::array<Named<PolicySource>, 4> source_table{{
 }};
 static_assert(covers(source_table, 4));
 
-constexpr std::array<Named<EventType>, 11> event_table{{
+constexpr std::array<Named<EventType>, 12> event_table{{
     {EventType::FallbackToCleartext, "fallback-to-cleartext"},
     {EventType::ResponseInjection, "response-injection"},
     {EventType::CommandInjection, "command-injection"},
@@ -61,8 +61,9 @@ constexpr std::array<Named<EventType>, 11> event_table{{
     {EventType::AuthSoftFail, "auth-soft-fail"},
     {EventType::HeloFallback, "helo-fallback"},
     {EventType::DowngradeSuspected, "downgrade-suspected"},
+    {EventType::PreauthSkipsStarttls, "preauth-skips-starttls"},
 }};
-static_assert(covers(event_table, 11));
+static_assert(covers(event_table, 12));
 
 constexpr std::array<Named<ResultType>, 11> result_table{{
     {ResultType::StarttlsNotSupported, "starttls-not-supported"},

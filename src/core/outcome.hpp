@@ -38,6 +38,7 @@ enum class EventType : std::uint8_t {
   AuthSoftFail,                  // R3: verification failed where it was not enforced
   HeloFallback,                  // EHLO rejected, HELO used (no extensions, so no STARTTLS)
   DowngradeSuspected,            // R11 (capability memory, later issue)
+  PreauthSkipsStarttls,          // IMAP PREAUTH greeting: authenticated before any STARTTLS
 };
 
 // RFC 8460 §4.3 result types, carried by every `fail` where one applies.

@@ -12,7 +12,7 @@
 #include "net/drive.hpp"
 #include "policy/decide.hpp"
 #include "policy/tls_versions.hpp"
-#include "protocols/smtp.hpp"
+#include "protocols/client.hpp"
 #include "tls/context.hpp"
 #include "tls/dane.hpp"
 #include "tls/handshake.hpp"
@@ -80,7 +80,7 @@ struct Session {
 };
 
 struct Attempt {
-  smtp::Facts facts;
+  proto::Facts facts;
   std::optional<Error> error;            // dialogue ended early
   std::optional<Error> handshake_error;  // TLS handshake failed
   std::optional<TlsFacts> tls;
@@ -134,12 +134,11 @@ net::awaitable<Attempt> attempt(const Session& s, proto::Upgrade mode) {
   s.watchdog.on_expiry([&ch] { ch.abort(); });
   const auto connected = Clock::now();
 
-  smtp::Client machine({.helo = s.options.helo,
-                        .lmtp = t.protocol.family == proto::Family::Lmtp,
-                        .implicit_tls = t.protocol.implicit_tls,
-                        .upgrade = mode,
-                        .helo_fallback = !requires_tls(s.level),
-                        .limits = s.options.limits});
+  proto::AnyClient machine(t.protocol.family, {.helo = s.options.helo,
+                                                .implicit_tls = t.protocol.implicit_tls,
+                                                .upgrade = mode,
+                                                .helo_fallback = !requires_tls(s.level),
+                                                .limits = s.options.limits});
   proto::Step step = machine.start();
   if (t.protocol.implicit_tls) {
     co_await upgrade(ch, s, a);
@@ -181,22 +180,17 @@ net::awaitable<Attempt> attempt(const Session& s, proto::Upgrade mode) {
   co_return a;
 }
 
-// Downgrade indicators visible in one dialogue (issue 2 item 6, SPEC R11).
-void dialogue_events(const smtp::Facts& f, bool tls, Outcome& o) {
-  if (f.masked_keyword) {
-    o.add(EventType::StarttlsMasked,
-          fmt::format("EHLO lists \"{}\" where STARTTLS is expected: a middlebox may be hiding it", *f.masked_keyword));
+// Downgrade indicators visible in one dialogue, whatever the protocol (SPEC R11).
+void dialogue_events(const proto::Facts& f, Outcome& o) {
+  o.events.insert(o.events.end(), f.events.begin(), f.events.end());
+  if (f.refusal && f.starttls_offered.value_or(false)) {
+    o.add(EventType::StarttlsRefused, fmt::format("upgrade advertised, then refused: {}", *f.refusal));
   }
-  if (f.starttls_reply && f.starttls_reply->code != 220 && f.starttls_offered) {
-    o.add(EventType::StarttlsRefused,
-          fmt::format("STARTTLS advertised, then refused: {} {}", f.starttls_reply->code, f.starttls_reply->text()));
+  if (f.starttls_accepted && !f.starttls_offered.value_or(false)) {
+    o.add(EventType::StarttlsAcceptedUnadvertised, "the upgrade was not advertised but the peer accepted it");
   }
-  if (f.starttls_reply && f.starttls_reply->code == 220 && !f.starttls_offered) {
-    o.add(EventType::StarttlsAcceptedUnadvertised, "STARTTLS was not advertised but the peer accepted it");
-  }
-  if (f.helo_fallback) o.add(EventType::HeloFallback, "EHLO rejected; HELO used, so no extensions were seen");
-  if (tls && smtp::lists(f.caps_tls, "STARTTLS")) {
-    o.add(EventType::StarttlsAfterTls, "STARTTLS still advertised after TLS was established");
+  if (f.tls_established && f.offered_after_tls) {
+    o.add(EventType::StarttlsAfterTls, "the upgrade is still advertised after TLS was established");
   }
 }
 
@@ -206,10 +200,8 @@ policy::AttemptSummary summarize(const Attempt& a, bool implicit_tls) {
   s.handshake_error = a.handshake_error;
   s.tls = a.tls.has_value();
   s.implicit_tls = implicit_tls;
-  s.starttls_offered = a.facts.starttls_offered;
-  if (a.facts.starttls_reply && a.facts.starttls_reply->code != 220) {
-    s.refusal = fmt::format("{} {}", a.facts.starttls_reply->code, a.facts.starttls_reply->text());
-  }
+  s.starttls_offered = a.facts.starttls_offered.value_or(false);
+  s.refusal = a.facts.refusal;
   return s;
 }
 
@@ -331,7 +323,7 @@ net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const O
   o.events.insert(o.events.end(), a.events.begin(), a.events.end());
   if (!target.protocol.implicit_tls && !a.error) o.signals.starttls_offered = a.facts.starttls_offered;
   o.capabilities.plaintext = a.facts.caps_plain;
-  dialogue_events(a.facts, a.tls.has_value(), o);
+  dialogue_events(a.facts, o);
 
   // R2: under an opportunistic level a failed handshake is retried in cleartext — never when
   // TLS was required, and never for implicit TLS, where no cleartext exists.
@@ -344,7 +336,7 @@ net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const O
   }
 
   o.capabilities.tls = a.facts.caps_tls;
-  o.signals.requiretls = a.tls && smtp::lists(a.facts.caps_tls, "REQUIRETLS");
+  o.signals.requiretls = a.tls && a.facts.requiretls;
   std::optional<policy::AuthCheck> auth;
   if (a.tls) {
     auth = policy::authenticate(level, *a.tls, plan.match);

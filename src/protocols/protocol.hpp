@@ -4,10 +4,13 @@
 // so probe, scan and proxy share them and unit tests drive them with plain strings.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "core/error.hpp"
+#include "core/outcome.hpp"
 
 namespace ostls::proto {
 
@@ -24,6 +27,21 @@ struct Fail {      // the dialogue cannot continue
 };
 
 using Step = std::variant<Send, ReadLine, StartTls, Close, Fail>;
+
+// What a client dialogue saw, the same for every protocol; the probe turns it into signals,
+// capabilities and events without knowing the protocol.
+struct Facts {
+  std::optional<bool> starttls_offered;    // nullopt: the protocol advertises nothing (or implicit TLS)
+  std::vector<std::string> caps_plain;     // capabilities before TLS, as the protocol lists them
+  std::vector<std::string> caps_tls;       // capabilities read again after TLS (R10: never reused)
+  bool starttls_sent = false;
+  std::optional<std::string> refusal;      // the peer's answer when it refused the upgrade
+  bool starttls_accepted = false;
+  bool tls_established = false;
+  bool offered_after_tls = false;          // the upgrade still advertised after TLS
+  bool requiretls = false;                 // SMTP: REQUIRETLS (RFC 8689) after TLS
+  std::vector<Event> events;               // protocol-specific indicators (masked keyword, PREAUTH…)
+};
 
 // How a client machine treats the upgrade.
 enum class Upgrade : std::uint8_t {

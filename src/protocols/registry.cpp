@@ -6,12 +6,16 @@ namespace ostls::proto {
 namespace {
 
 // clang-format off
-constexpr std::array<ProtocolInfo, 4> table{{
+constexpr std::array<ProtocolInfo, 8> table{{
   // scheme        canonical     family          port implicit
   {"smtp",       "smtp",       Family::Smtp,   25,  false},  // RFC 3207
   {"submission", "submission", Family::Smtp,   587, false},  // RFC 6409 + RFC 3207
   {"lmtp",       "lmtp",       Family::Lmtp,   24,  false},  // RFC 2033
   {"smtps",      "smtps",      Family::Smtp,   465, true},   // RFC 8314 implicit TLS
+  {"imap",       "imap",       Family::Imap,   143, false},  // RFC 9051 §6.2.1, RFC 2595
+  {"imaps",      "imaps",      Family::Imap,   993, true},   // RFC 8314
+  {"pop3",       "pop3",       Family::Pop3,   110, false},  // RFC 2595 §4
+  {"pop3s",      "pop3s",      Family::Pop3,   995, true},   // RFC 8314
 }};
 // clang-format on
 

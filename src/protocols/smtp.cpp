@@ -86,7 +86,6 @@ proto::Step Client::on_tls_established() {
 proto::Step Client::on_reply(Reply reply) {
   switch (state_) {
     case State::Greeting:
-      facts_.greeting = reply;
       if (reply.code != 220) {
         state_ = State::Done;
         return rejected(reply, "greeting");
@@ -115,6 +114,8 @@ proto::Step Client::on_reply(Reply reply) {
         return rejected(reply, "EHLO after TLS");
       }
       facts_.caps_tls = keywords_of(reply);
+      facts_.offered_after_tls = lists(facts_.caps_tls, "STARTTLS");
+      facts_.requiretls = lists(facts_.caps_tls, "REQUIRETLS");
       state_ = State::Done;
       return proto::Close{std::string(quit)};
     case State::Done:
@@ -125,7 +126,8 @@ proto::Step Client::on_reply(Reply reply) {
 
 proto::Step Client::after_ehlo(Reply reply) {
   if (reply.klass() == 5 && params_.helo_fallback && !params_.lmtp) {
-    facts_.helo_fallback = true;
+    facts_.starttls_offered = false;
+    facts_.events.push_back({EventType::HeloFallback, "EHLO rejected; HELO used, so no extensions were seen"});
     state_ = State::Helo;
     return proto::Send{hello_command(true)};
   }
@@ -134,13 +136,17 @@ proto::Step Client::after_ehlo(Reply reply) {
     return rejected(reply, params_.lmtp ? "LHLO" : "EHLO");
   }
   facts_.caps_plain = keywords_of(reply);
-  facts_.starttls_offered = lists(facts_.caps_plain, "STARTTLS");
+  const bool offered = lists(facts_.caps_plain, "STARTTLS");
+  facts_.starttls_offered = offered;
   for (const auto& cap : facts_.caps_plain) {
     const auto kw = upper_keyword(cap);
-    if (looks_masked(kw)) facts_.masked_keyword = kw;
+    if (looks_masked(kw)) {
+      facts_.events.push_back({EventType::StarttlsMasked,
+                               fmt::format("EHLO lists \"{}\" where STARTTLS is expected: a middlebox may be hiding it", kw)});
+    }
   }
   const bool send = params_.upgrade == proto::Upgrade::Always ||
-                    (params_.upgrade == proto::Upgrade::IfOffered && facts_.starttls_offered);
+                    (params_.upgrade == proto::Upgrade::IfOffered && offered);
   if (!send) {
     state_ = State::Done;
     return proto::Close{std::string(quit)};
@@ -151,13 +157,14 @@ proto::Step Client::after_ehlo(Reply reply) {
 }
 
 proto::Step Client::after_starttls(Reply reply) {
-  facts_.starttls_reply = reply;
   if (reply.code == 220) {
+    facts_.starttls_accepted = true;
     // The driver checks that nothing was pipelined behind this reply (R10).
     state_ = State::Done;
     return proto::StartTls{};
   }
   // RFC 3207 §4: 454 (temporary) or 501/5xx; either way, no handshake after a refusal.
+  facts_.refusal = fmt::format("{} {}", reply.code, reply.text());
   state_ = State::Done;
   return proto::Close{std::string(quit)};
 }

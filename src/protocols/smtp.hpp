@@ -1,7 +1,7 @@
 // SMTP STARTTLS client (RFC 3207), also for submission (RFC 6409) and LMTP (RFC 2033, LHLO).
 // Client: greeting → EHLO (HELO on 5xx when allowed) → STARTTLS → 220 → [TLS] → EHLO → QUIT.
 // Implicit TLS (smtps, RFC 8314): the driver handshakes first, then greeting → EHLO → QUIT.
-// Records what the dialogue saw in Facts; policy decisions are made by the caller.
+// Records what the dialogue saw in proto::Facts; policy decisions are made by the caller.
 // Pre-TLS capabilities are kept apart from post-TLS ones and never reused (R10).
 // Does not: AUTH, MAIL, pipelining, the server role (proxy issue).
 #pragma once
@@ -27,18 +27,6 @@ struct ClientParams {
   Limits limits;
 };
 
-struct Facts {
-  std::optional<Reply> greeting;
-  std::vector<std::string> caps_plain;   // EHLO keywords before TLS (lines after the first)
-  std::vector<std::string> caps_tls;     // EHLO keywords after TLS
-  bool starttls_offered = false;
-  std::optional<std::string> masked_keyword;  // e.g. "XXXXXXXA" where STARTTLS would be
-  bool helo_fallback = false;
-  bool starttls_sent = false;
-  std::optional<Reply> starttls_reply;   // the answer to STARTTLS (220 = accepted)
-  bool tls_established = false;
-};
-
 // Whether an EHLO keyword list (lines without the status prefix) lists `keyword` (upper case).
 [[nodiscard]] bool lists(const std::vector<std::string>& caps, std::string_view keyword);
 
@@ -54,7 +42,7 @@ public:
   [[nodiscard]] proto::Step on_line(std::string_view line);
   [[nodiscard]] proto::Step on_tls_established();
 
-  [[nodiscard]] const Facts& facts() const { return facts_; }
+  [[nodiscard]] const proto::Facts& facts() const { return facts_; }
 
 private:
   enum class State : std::uint8_t { Greeting, Ehlo, Helo, Starttls, EhloTls, Done };
@@ -67,7 +55,7 @@ private:
   ClientParams params_;
   ReplyReader reader_;
   State state_ = State::Greeting;
-  Facts facts_;
+  proto::Facts facts_;
 };
 
 }  // namespace ostls::smtp

@@ -1,0 +1,41 @@
+#include "protocols/client.hpp"
+
+namespace ostls::proto {
+namespace {
+
+std::variant<smtp::Client, imap::Client, pop3::Client> make(Family family, const ClientOptions& o) {
+  switch (family) {
+    case Family::Smtp:
+    case Family::Lmtp:
+      return smtp::Client({.helo = o.helo,
+                           .lmtp = family == Family::Lmtp,
+                           .implicit_tls = o.implicit_tls,
+                           .upgrade = o.upgrade,
+                           .helo_fallback = o.helo_fallback,
+                           .limits = o.limits});
+    case Family::Imap:
+      return imap::Client({.implicit_tls = o.implicit_tls, .upgrade = o.upgrade, .limits = o.limits});
+    case Family::Pop3:
+      return pop3::Client({.implicit_tls = o.implicit_tls, .upgrade = o.upgrade, .limits = o.limits});
+  }
+  return smtp::Client({});
+}
+
+}  // namespace
+
+AnyClient::AnyClient(Family family, const ClientOptions& options) : machine_(make(family, options)) {}
+
+Step AnyClient::start() {
+  return std::visit([](auto& m) { return m.start(); }, machine_);
+}
+Step AnyClient::on_line(std::string_view line) {
+  return std::visit([line](auto& m) { return m.on_line(line); }, machine_);
+}
+Step AnyClient::on_tls_established() {
+  return std::visit([](auto& m) { return m.on_tls_established(); }, machine_);
+}
+const Facts& AnyClient::facts() const {
+  return std::visit([](const auto& m) -> const Facts& { return m.facts(); }, machine_);
+}
+
+}  // namespace ostls::proto

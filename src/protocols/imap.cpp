@@ -1,0 +1,175 @@
+#include "protocols/imap.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+namespace ostls::imap {
+namespace {
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return out;
+}
+
+std::string printable(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 80)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out;
+}
+
+// "OK [CAPABILITY IMAP4rev1 STARTTLS] ready" → "IMAP4rev1 STARTTLS" (empty if no such code).
+std::string_view capability_code(std::string_view text) {
+  if (text.size() < 12 || text.front() != '[') return {};
+  const auto close = text.find(']');
+  if (close == std::string_view::npos) return {};
+  const auto code = text.substr(1, close - 1);
+  if (upper(code.substr(0, 11)) != "CAPABILITY ") return {};
+  return code.substr(11);
+}
+
+// Splits "TAG REST" at the first space.
+std::pair<std::string_view, std::string_view> word(std::string_view s) {
+  const auto sp = s.find(' ');
+  if (sp == std::string_view::npos) return {s, {}};
+  return {s.substr(0, sp), s.substr(sp + 1)};
+}
+
+}  // namespace
+
+std::vector<std::string> capability_atoms(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && text[i] == ' ') ++i;
+    const auto start = i;
+    while (i < text.size() && text[i] != ' ') ++i;
+    if (i > start) out.emplace_back(text.substr(start, i - start));
+  }
+  return out;
+}
+
+Client::Client(ClientParams params) : params_(std::move(params)) {}
+
+proto::Step Client::start() { return proto::ReadLine{}; }
+
+proto::Step Client::fail(Errc code, std::string detail) {
+  state_ = State::Done;
+  return proto::Fail{Error{code, Fault::Peer, std::move(detail)}};
+}
+
+proto::Step Client::send(std::string_view command, State next) {
+  state_ = next;
+  untagged_ = 0;
+  return proto::Send{fmt::format("a{} {}\r\n", ++tag_, command)};
+}
+
+bool Client::lists_starttls(const std::vector<std::string>& caps) const {
+  return std::any_of(caps.begin(), caps.end(), [](const std::string& c) { return upper(c) == "STARTTLS"; });
+}
+
+proto::Step Client::on_tls_established() {
+  facts_.tls_established = true;
+  have_caps_ = false;
+  caps_.clear();
+  if (params_.implicit_tls) {
+    state_ = State::Greeting;
+    return proto::ReadLine{};
+  }
+  // RFC 9051 §6.2.1: the client MUST discard cached capabilities and ask again.
+  return send("CAPABILITY", State::CapabilityTls);
+}
+
+proto::Step Client::after_capabilities() {
+  if (facts_.tls_established) {
+    facts_.caps_tls = caps_;
+    facts_.offered_after_tls = lists_starttls(caps_);
+    return proto::Close{fmt::format("a{} LOGOUT\r\n", ++tag_)};
+  }
+  facts_.caps_plain = caps_;
+  const bool offered = lists_starttls(caps_);
+  facts_.starttls_offered = offered;
+  const bool go = params_.upgrade == proto::Upgrade::Always || (params_.upgrade == proto::Upgrade::IfOffered && offered);
+  if (!go) {
+    state_ = State::Done;
+    return proto::Close{fmt::format("a{} LOGOUT\r\n", ++tag_)};
+  }
+  facts_.starttls_sent = true;
+  return send("STARTTLS", State::Starttls);
+}
+
+proto::Step Client::on_line(std::string_view line) {
+  if (state_ == State::Done) return fail(Errc::Malformed, "response after the dialogue ended");
+  const auto [tag, rest] = word(line);
+  if (state_ == State::Greeting) {
+    const auto [status, text] = word(rest);
+    const auto st = upper(status);
+    if (tag != "*") return fail(Errc::Malformed, fmt::format("malformed IMAP greeting: \"{}\"", printable(line)));
+    if (st == "BYE") return fail(Errc::TempRejected, fmt::format("greeting: {}", printable(line)));
+    if (st == "PREAUTH") {
+      // RFC 9051 §7.1.4: already authenticated — STARTTLS is only valid before that.
+      facts_.starttls_offered = false;
+      facts_.events.push_back({EventType::PreauthSkipsStarttls,
+                               "PREAUTH greeting: the session is authenticated without TLS, STARTTLS is impossible"});
+      state_ = State::Done;
+      return proto::Close{fmt::format("a{} LOGOUT\r\n", ++tag_)};
+    }
+    if (st != "OK") return fail(Errc::Malformed, fmt::format("malformed IMAP greeting: \"{}\"", printable(line)));
+    if (const auto code = capability_code(text); !code.empty()) {
+      caps_ = capability_atoms(code);
+      have_caps_ = true;
+      return after_capabilities();
+    }
+    return send("CAPABILITY", facts_.tls_established ? State::CapabilityTls : State::Capability);
+  }
+  if (tag == "*") {
+    if (++untagged_ > params_.limits.max_reply_lines) {
+      return fail(Errc::ReplyTooLong, fmt::format("more than {} untagged responses", params_.limits.max_reply_lines));
+    }
+    const auto [kind, text] = word(rest);
+    if (upper(kind) == "CAPABILITY") {
+      caps_ = capability_atoms(text);
+      have_caps_ = true;
+    } else if (upper(kind) == "BYE") {
+      return fail(Errc::Closed, fmt::format("server said BYE: {}", printable(text)));
+    }
+    return proto::ReadLine{};
+  }
+  if (tag == "+") return fail(Errc::Malformed, "unexpected continuation request");
+  if (tag != fmt::format("a{}", tag_)) {
+    return fail(Errc::Malformed, fmt::format("response with unexpected tag: \"{}\"", printable(line)));
+  }
+  const auto [status, text] = word(rest);
+  return on_tagged(upper(status), text);
+}
+
+proto::Step Client::on_tagged(std::string_view status, std::string_view text) {
+  if (status != "OK" && status != "NO" && status != "BAD") {
+    return fail(Errc::Malformed, fmt::format("tagged response with status \"{}\"", printable(status)));
+  }
+  switch (state_) {
+    case State::Capability:
+    case State::CapabilityTls:
+      if (status != "OK") return fail(Errc::Rejected, fmt::format("CAPABILITY {}: {}", status, printable(text)));
+      if (const auto code = capability_code(text); !code.empty() && !have_caps_) caps_ = capability_atoms(code);
+      return after_capabilities();
+    case State::Starttls:
+      if (status == "OK") {
+        facts_.starttls_accepted = true;
+        state_ = State::Done;
+        return proto::StartTls{};
+      }
+      // RFC 9051 §6.2.1: NO/BAD — no handshake after a refusal.
+      facts_.refusal = fmt::format("{} {}", status, printable(text));
+      state_ = State::Done;
+      return proto::Close{fmt::format("a{} LOGOUT\r\n", ++tag_)};
+    case State::Greeting:
+    case State::Done:
+      break;
+  }
+  return fail(Errc::Malformed, "unexpected tagged response");
+}
+
+}  // namespace ostls::imap

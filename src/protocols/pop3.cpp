@@ -1,0 +1,113 @@
+#include "protocols/pop3.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+namespace ostls::pop3 {
+namespace {
+
+constexpr std::string_view quit = "QUIT\r\n";
+
+std::string printable(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 80)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out;
+}
+
+bool positive(std::string_view line) { return line.substr(0, 3) == "+OK"; }
+bool negative(std::string_view line) { return line.substr(0, 4) == "-ERR"; }
+
+bool lists(const std::vector<std::string>& caps, std::string_view keyword) {
+  return std::any_of(caps.begin(), caps.end(), [&](const std::string& c) {
+    std::string kw;
+    for (char ch : c) {
+      if (ch == ' ') break;
+      kw += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    }
+    return kw == keyword;
+  });
+}
+
+}  // namespace
+
+Client::Client(ClientParams params) : params_(std::move(params)) {}
+
+proto::Step Client::start() { return proto::ReadLine{}; }
+
+proto::Step Client::fail(Errc code, std::string detail) {
+  state_ = State::Done;
+  return proto::Fail{Error{code, Fault::Peer, std::move(detail)}};
+}
+
+proto::Step Client::on_tls_established() {
+  facts_.tls_established = true;
+  caps_.clear();
+  if (params_.implicit_tls) {
+    state_ = State::Greeting;
+    return proto::ReadLine{};
+  }
+  state_ = State::CapaStatus;  // RFC 2595 §4: ask again, the list may change under TLS
+  return proto::Send{"CAPA\r\n"};
+}
+
+proto::Step Client::after_capa() {
+  if (facts_.tls_established) {
+    facts_.caps_tls = caps_;
+    facts_.offered_after_tls = lists(caps_, "STLS");
+    state_ = State::Done;
+    return proto::Close{std::string(quit)};
+  }
+  facts_.caps_plain = caps_;
+  const bool offered = lists(caps_, "STLS");
+  facts_.starttls_offered = offered;
+  const bool go = params_.upgrade == proto::Upgrade::Always || (params_.upgrade == proto::Upgrade::IfOffered && offered);
+  if (!go) {
+    state_ = State::Done;
+    return proto::Close{std::string(quit)};
+  }
+  facts_.starttls_sent = true;
+  state_ = State::Stls;
+  return proto::Send{"STLS\r\n"};
+}
+
+proto::Step Client::on_line(std::string_view line) {
+  switch (state_) {
+    case State::Greeting:
+      if (negative(line)) return fail(Errc::Rejected, fmt::format("greeting: {}", printable(line)));
+      if (!positive(line)) return fail(Errc::Malformed, fmt::format("malformed POP3 greeting: \"{}\"", printable(line)));
+      state_ = State::CapaStatus;
+      return proto::Send{"CAPA\r\n"};
+    case State::CapaStatus:
+      if (negative(line)) return after_capa();  // RFC 2449 §5: no CAPA — nothing advertised
+      if (!positive(line)) return fail(Errc::Malformed, fmt::format("malformed CAPA reply: \"{}\"", printable(line)));
+      state_ = State::CapaLines;
+      bytes_ = 0;
+      return proto::ReadLine{};
+    case State::CapaLines:
+      if (line == ".") return after_capa();
+      bytes_ += line.size() + 2;
+      if (caps_.size() + 1 > params_.limits.max_reply_lines || bytes_ > params_.limits.max_reply_bytes) {
+        return fail(Errc::ReplyTooLong, fmt::format("CAPA reply exceeds {} lines or {} bytes",
+                                                    params_.limits.max_reply_lines, params_.limits.max_reply_bytes));
+      }
+      caps_.emplace_back(line.substr(0, 1) == "." ? line.substr(1) : line);  // RFC 1939 §3 dot-stuffing
+      return proto::ReadLine{};
+    case State::Stls:
+      if (positive(line)) {
+        facts_.starttls_accepted = true;
+        state_ = State::Done;
+        return proto::StartTls{};
+      }
+      if (!negative(line)) return fail(Errc::Malformed, fmt::format("malformed STLS reply: \"{}\"", printable(line)));
+      facts_.refusal = printable(line);  // no handshake after a refusal
+      state_ = State::Done;
+      return proto::Close{std::string(quit)};
+    case State::Done:
+      break;
+  }
+  return fail(Errc::Malformed, "reply after the dialogue ended");
+}
+
+}  // namespace ostls::pop3
