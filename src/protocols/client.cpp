@@ -3,7 +3,10 @@
 namespace ostls::proto {
 namespace {
 
-std::variant<smtp::Client, imap::Client, pop3::Client> make(Family family, const ClientOptions& o) {
+using Machine =
+    std::variant<smtp::Client, imap::Client, pop3::Client, sieve::Client, nntp::Client, ftp::Client, irc::Client>;
+
+Machine make(Family family, const ClientOptions& o) {
   switch (family) {
     case Family::Smtp:
     case Family::Lmtp:
@@ -17,6 +20,14 @@ std::variant<smtp::Client, imap::Client, pop3::Client> make(Family family, const
       return imap::Client({.implicit_tls = o.implicit_tls, .upgrade = o.upgrade, .limits = o.limits});
     case Family::Pop3:
       return pop3::Client({.implicit_tls = o.implicit_tls, .upgrade = o.upgrade, .limits = o.limits});
+    case Family::Sieve:
+      return sieve::Client({.upgrade = o.upgrade, .limits = o.limits});
+    case Family::Nntp:
+      return nntp::Client({.implicit_tls = o.implicit_tls, .upgrade = o.upgrade, .limits = o.limits});
+    case Family::Ftp:
+      return ftp::Client({.implicit_tls = o.implicit_tls, .upgrade = o.upgrade, .limits = o.limits});
+    case Family::Irc:
+      return irc::Client({.implicit_tls = o.implicit_tls, .upgrade = o.upgrade, .limits = o.limits});
   }
   return smtp::Client({});
 }

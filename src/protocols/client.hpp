@@ -8,8 +8,12 @@
 #include <variant>
 
 #include "core/limits.hpp"
+#include "protocols/ftp.hpp"
 #include "protocols/imap.hpp"
+#include "protocols/irc.hpp"
+#include "protocols/nntp.hpp"
 #include "protocols/pop3.hpp"
+#include "protocols/sieve.hpp"
 #include "protocols/protocol.hpp"
 #include "protocols/registry.hpp"
 #include "protocols/smtp.hpp"
@@ -34,7 +38,8 @@ public:
   [[nodiscard]] const Facts& facts() const;
 
 private:
-  std::variant<smtp::Client, imap::Client, pop3::Client> machine_;
+  std::variant<smtp::Client, imap::Client, pop3::Client, sieve::Client, nntp::Client, ftp::Client, irc::Client>
+      machine_;
 };
 
 }  // namespace ostls::proto

@@ -5,20 +5,14 @@
 
 #include <fmt/format.h>
 
+#include "protocols/text.hpp"
+
 namespace ostls::imap {
 namespace {
 
-std::string upper(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return out;
-}
-
-std::string printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 80)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  return out;
-}
+using proto::printable;
+using proto::upper;
+using proto::word;
 
 // "OK [CAPABILITY IMAP4rev1 STARTTLS] ready" → "IMAP4rev1 STARTTLS" (empty if no such code).
 std::string_view capability_code(std::string_view text) {
@@ -28,13 +22,6 @@ std::string_view capability_code(std::string_view text) {
   const auto code = text.substr(1, close - 1);
   if (upper(code.substr(0, 11)) != "CAPABILITY ") return {};
   return code.substr(11);
-}
-
-// Splits "TAG REST" at the first space.
-std::pair<std::string_view, std::string_view> word(std::string_view s) {
-  const auto sp = s.find(' ');
-  if (sp == std::string_view::npos) return {s, {}};
-  return {s.substr(0, sp), s.substr(sp + 1)};
 }
 
 }  // namespace

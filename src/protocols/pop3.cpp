@@ -5,30 +5,17 @@
 
 #include <fmt/format.h>
 
+#include "protocols/text.hpp"
+
 namespace ostls::pop3 {
 namespace {
 
-constexpr std::string_view quit = "QUIT\r\n";
+using proto::printable;
 
-std::string printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 80)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  return out;
-}
+constexpr std::string_view quit = "QUIT\r\n";
 
 bool positive(std::string_view line) { return line.substr(0, 3) == "+OK"; }
 bool negative(std::string_view line) { return line.substr(0, 4) == "-ERR"; }
-
-bool lists(const std::vector<std::string>& caps, std::string_view keyword) {
-  return std::any_of(caps.begin(), caps.end(), [&](const std::string& c) {
-    std::string kw;
-    for (char ch : c) {
-      if (ch == ' ') break;
-      kw += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    }
-    return kw == keyword;
-  });
-}
 
 }  // namespace
 
@@ -55,12 +42,12 @@ proto::Step Client::on_tls_established() {
 proto::Step Client::after_capa() {
   if (facts_.tls_established) {
     facts_.caps_tls = caps_;
-    facts_.offered_after_tls = lists(caps_, "STLS");
+    facts_.offered_after_tls = proto::lists_keyword(caps_, "STLS");
     state_ = State::Done;
     return proto::Close{std::string(quit)};
   }
   facts_.caps_plain = caps_;
-  const bool offered = lists(caps_, "STLS");
+  const bool offered = proto::lists_keyword(caps_, "STLS");
   facts_.starttls_offered = offered;
   const bool go = params_.upgrade == proto::Upgrade::Always || (params_.upgrade == proto::Upgrade::IfOffered && offered);
   if (!go) {

@@ -6,7 +6,7 @@ namespace ostls::proto {
 namespace {
 
 // clang-format off
-constexpr std::array<ProtocolInfo, 8> table{{
+constexpr std::array<ProtocolInfo, 16> table{{
   // scheme        canonical     family          port implicit
   {"smtp",       "smtp",       Family::Smtp,   25,  false},  // RFC 3207
   {"submission", "submission", Family::Smtp,   587, false},  // RFC 6409 + RFC 3207
@@ -16,6 +16,14 @@ constexpr std::array<ProtocolInfo, 8> table{{
   {"imaps",      "imaps",      Family::Imap,   993, true},   // RFC 8314
   {"pop3",       "pop3",       Family::Pop3,   110, false},  // RFC 2595 §4
   {"pop3s",      "pop3s",      Family::Pop3,   995, true},   // RFC 8314
+  {"sieve",      "sieve",      Family::Sieve,  4190, false}, // RFC 5804 §2.2
+  {"managesieve", "sieve",     Family::Sieve,  4190, false}, // alias
+  {"nntp",       "nntp",       Family::Nntp,   119, false},  // RFC 4642
+  {"nntps",      "nntps",      Family::Nntp,   563, true},   // RFC 4642 §1 (implicit)
+  {"ftp",        "ftp",        Family::Ftp,    21,  false},  // RFC 4217 AUTH TLS
+  {"ftps",       "ftps",       Family::Ftp,    990, true},   // implicit FTPS
+  {"irc",        "irc",        Family::Irc,    6667, false}, // IRCv3 STARTTLS (670/691)
+  {"ircs",       "ircs",       Family::Irc,    6697, true},  // RFC 7194
 }};
 // clang-format on
 

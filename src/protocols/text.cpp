@@ -1,0 +1,35 @@
+#include "protocols/text.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace ostls::proto {
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return out;
+}
+
+std::string printable(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 80)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out;
+}
+
+std::pair<std::string_view, std::string_view> word(std::string_view s) {
+  const auto sp = s.find(' ');
+  if (sp == std::string_view::npos) return {s, {}};
+  return {s.substr(0, sp), s.substr(sp + 1)};
+}
+
+bool lists_keyword(const std::vector<std::string>& caps, std::string_view keyword) {
+  const auto want = upper(keyword);
+  return std::any_of(caps.begin(), caps.end(), [&](const std::string& c) {
+    const auto first = word(c).first;
+    const auto eq = first.find('=');
+    return upper(first.substr(0, eq)) == want;
+  });
+}
+
+}  // namespace ostls::proto
