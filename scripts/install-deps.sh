@@ -15,6 +15,10 @@ packages=(
   openssl postfix iproute2 procps
   # the lab's DNS (lab/dns): authoritative server, zone signing + drill, libunbound CLI
   nsd ldnsutils unbound-host
+  # the lab's IMAP/POP3 peers (lab/lab starts its own private Dovecot; no system instance)
+  dovecot-core dovecot-imapd dovecot-pop3d
+  # bench/dane: a validating caching resolver daemon for posttls-finger (no system instance)
+  unbound
 )
 
 missing=()
@@ -46,6 +50,14 @@ fi
 # A system NSD started by an earlier install would hold port 53; the lab never needs it.
 if [[ -f /run/nsd/nsd.pid ]] && kill -0 "$(cat /run/nsd/nsd.pid)" 2>/dev/null; then
   ${SUDO:-} kill "$(cat /run/nsd/nsd.pid)" 2>/dev/null || true
+fi
+
+# Never leave a system Dovecot listening on 143/110/993/995: its postinst tries to start
+# one (policy-rc.d forbids it above, but an earlier install without it may have). Only the
+# system instance (base_dir /run/dovecot) is stopped, never a lab's private one.
+pid=$(cat /run/dovecot/master.pid 2>/dev/null || true)
+if [[ $pid =~ ^[0-9]+$ ]] && [[ $(cat /proc/"$pid"/comm 2>/dev/null) == dovecot ]]; then
+  ${SUDO:-} doveadm stop >/dev/null 2>&1 || ${SUDO:-} kill "$pid" 2>/dev/null || true
 fi
 
 # Never leave a system Postfix listening on port 25.
