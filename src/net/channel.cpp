@@ -55,6 +55,21 @@ awaitable<Result<std::string>> Channel::read_line() {
   co_return fail(Errc::LineTooLong, Fault::Peer, fmt::format("line longer than {} bytes", limits_.max_line));
 }
 
+awaitable<Result<std::string>> Channel::read_bytes(std::size_t max) {
+  if (buf_.empty()) {
+    char chunk[4096];
+    auto [ec, n] = co_await read_some(chunk, sizeof chunk);
+    if (ec) co_return unexpected<Error>(map_error(ec, "read"));
+    if (!first_read_) first_read_ = Clock::now();
+    buf_.append(chunk, n);
+  }
+  const auto n = std::min(max, buf_.size());
+  std::string out = buf_.substr(0, n);
+  buf_.erase(0, n);
+  if (transcript_) transcript_(Direction::Received, fmt::format("[{} bytes]", out.size()));
+  co_return out;
+}
+
 awaitable<Result<void>> Channel::write(std::string_view bytes) {
   if (transcript_) {
     for (std::size_t pos = 0; pos < bytes.size();) {

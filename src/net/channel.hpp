@@ -37,6 +37,9 @@ public:
   // limits.max_line; Errc::Closed at end of stream; Errc::Timeout after abort().
   [[nodiscard]] awaitable<Result<std::string>> read_line();
   [[nodiscard]] awaitable<Result<void>> write(std::string_view bytes);
+  // Binary protocols: between 1 and `max` bytes (buffered ones first); the rest stays buffered,
+  // so take_leftover() still sees anything the peer sent beyond what was asked for.
+  [[nodiscard]] awaitable<Result<std::string>> read_bytes(std::size_t max);
 
   // Bytes received beyond the last line returned; the buffer is empty afterwards.
   [[nodiscard]] std::string take_leftover();

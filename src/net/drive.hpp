@@ -1,5 +1,6 @@
 // Runs a sans-IO protocol machine on a Channel (Envoy's doDecode() loop as a coroutine):
-// Send → write then read, ReadLine → read and feed. Returns when the machine asks for the TLS
+// Send → write then read (a line, or bytes for binary machines), ReadLine → read and feed,
+// ReadBytes → read bytes and feed. Returns when the machine asks for the TLS
 // upgrade (StartTls), ends the dialogue (Close, after writing its bytes) or fails.
 #pragma once
 
@@ -16,8 +17,18 @@ template <class Machine>
     if (auto* send = std::get_if<proto::Send>(&step)) {
       auto w = co_await channel.write(send->bytes);
       if (!w) co_return unexpected<Error>(w.error());
-      step = proto::ReadLine{};
+      step = send->then_read_bytes > 0 ? proto::Step{proto::ReadBytes{send->then_read_bytes}} : proto::Step{proto::ReadLine{}};
       continue;
+    }
+    if (auto* want = std::get_if<proto::ReadBytes>(&step)) {
+      if constexpr (requires { machine.on_bytes(std::string_view{}); }) {
+        auto bytes = co_await channel.read_bytes(want->max);
+        if (!bytes) co_return unexpected<Error>(bytes.error());
+        step = machine.on_bytes(*bytes);
+        continue;
+      } else {
+        co_return proto::Step{proto::Fail{Error{Errc::Malformed, Fault::Local, "a line-based machine asked for bytes"}}};
+      }
     }
     if (std::holds_alternative<proto::ReadLine>(step)) {
       auto line = co_await channel.read_line();

@@ -1,10 +1,16 @@
 #include "protocols/client.hpp"
 
+#include <fmt/format.h>
+
 namespace ostls::proto {
 namespace {
 
-using Machine =
-    std::variant<smtp::Client, imap::Client, pop3::Client, sieve::Client, nntp::Client, ftp::Client, irc::Client>;
+using Machine = std::variant<smtp::Client, imap::Client, pop3::Client, sieve::Client, nntp::Client, ftp::Client,
+                             irc::Client, ldap::Client, postgres::Client>;
+
+Step wrong_kind(std::string_view what) {
+  return Fail{Error{Errc::Malformed, Fault::Local, fmt::format("this protocol is not {}", what)}};
+}
 
 Machine make(Family family, const ClientOptions& o) {
   switch (family) {
@@ -28,6 +34,10 @@ Machine make(Family family, const ClientOptions& o) {
       return ftp::Client({.implicit_tls = o.implicit_tls, .upgrade = o.upgrade, .limits = o.limits});
     case Family::Irc:
       return irc::Client({.implicit_tls = o.implicit_tls, .upgrade = o.upgrade, .limits = o.limits});
+    case Family::Ldap:
+      return ldap::Client({.implicit_tls = o.implicit_tls, .upgrade = o.upgrade, .limits = o.limits});
+    case Family::Postgres:
+      return postgres::Client({.upgrade = o.upgrade});
   }
   return smtp::Client({});
 }
@@ -40,7 +50,20 @@ Step AnyClient::start() {
   return std::visit([](auto& m) { return m.start(); }, machine_);
 }
 Step AnyClient::on_line(std::string_view line) {
-  return std::visit([line](auto& m) { return m.on_line(line); }, machine_);
+  return std::visit(
+      [line](auto& m) -> Step {
+        if constexpr (requires { m.on_line(line); }) return m.on_line(line);
+        else return wrong_kind("line-based");
+      },
+      machine_);
+}
+Step AnyClient::on_bytes(std::string_view bytes) {
+  return std::visit(
+      [bytes](auto& m) -> Step {
+        if constexpr (requires { m.on_bytes(bytes); }) return m.on_bytes(bytes);
+        else return wrong_kind("binary");
+      },
+      machine_);
 }
 Step AnyClient::on_tls_established() {
   return std::visit([](auto& m) { return m.on_tls_established(); }, machine_);

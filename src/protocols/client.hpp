@@ -11,8 +11,10 @@
 #include "protocols/ftp.hpp"
 #include "protocols/imap.hpp"
 #include "protocols/irc.hpp"
+#include "protocols/ldap.hpp"
 #include "protocols/nntp.hpp"
 #include "protocols/pop3.hpp"
+#include "protocols/postgres.hpp"
 #include "protocols/sieve.hpp"
 #include "protocols/protocol.hpp"
 #include "protocols/registry.hpp"
@@ -33,12 +35,14 @@ public:
   AnyClient(Family family, const ClientOptions& options);
 
   [[nodiscard]] Step start();
-  [[nodiscard]] Step on_line(std::string_view line);
+  [[nodiscard]] Step on_line(std::string_view line);    // line-based protocols
+  [[nodiscard]] Step on_bytes(std::string_view bytes);  // binary protocols (LDAP, PostgreSQL)
   [[nodiscard]] Step on_tls_established();
   [[nodiscard]] const Facts& facts() const;
 
 private:
-  std::variant<smtp::Client, imap::Client, pop3::Client, sieve::Client, nntp::Client, ftp::Client, irc::Client>
+  std::variant<smtp::Client, imap::Client, pop3::Client, sieve::Client, nntp::Client, ftp::Client, irc::Client,
+               ldap::Client, postgres::Client>
       machine_;
 };
 

@@ -1,5 +1,6 @@
 // The shared shape of every STARTTLS dialogue (STYLE "The shape of one protocol file").
-// A protocol machine is sans-IO: it is fed CRLF-stripped lines and answers with the next Step;
+// A protocol machine is sans-IO: it is fed CRLF-stripped lines (or, for binary protocols such as
+// LDAP and PostgreSQL, bytes) and answers with the next Step;
 // a driver (net/drive.hpp) performs the Step. Machines never touch sockets, OpenSSL or clocks,
 // so probe, scan and proxy share them and unit tests drive them with plain strings.
 #pragma once
@@ -14,10 +15,14 @@
 
 namespace ostls::proto {
 
-struct Send {      // write these bytes, then read the next line
+struct Send {      // write these bytes, then read the next line (or up to then_read_bytes bytes)
   std::string bytes;
+  std::size_t then_read_bytes = 0;  // binary protocols: > 0
 };
 struct ReadLine {};  // read the next line
+struct ReadBytes {   // binary protocols: read at least one and at most `max` bytes, then on_bytes()
+  std::size_t max = 1;
+};
 struct StartTls {};  // run the TLS handshake now, then call on_tls_established()
 struct Close {     // write these bytes (may be empty) and end the dialogue
   std::string bytes;
@@ -26,7 +31,7 @@ struct Fail {      // the dialogue cannot continue
   Error error;
 };
 
-using Step = std::variant<Send, ReadLine, StartTls, Close, Fail>;
+using Step = std::variant<Send, ReadLine, ReadBytes, StartTls, Close, Fail>;
 
 // What a client dialogue saw, the same for every protocol; the probe turns it into signals,
 // capabilities and events without knowing the protocol.

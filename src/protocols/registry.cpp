@@ -6,7 +6,7 @@ namespace ostls::proto {
 namespace {
 
 // clang-format off
-constexpr std::array<ProtocolInfo, 16> table{{
+constexpr std::array<ProtocolInfo, 20> table{{
   // scheme        canonical     family          port implicit
   {"smtp",       "smtp",       Family::Smtp,   25,  false},  // RFC 3207
   {"submission", "submission", Family::Smtp,   587, false},  // RFC 6409 + RFC 3207
@@ -24,6 +24,10 @@ constexpr std::array<ProtocolInfo, 16> table{{
   {"ftps",       "ftps",       Family::Ftp,    990, true},   // implicit FTPS
   {"irc",        "irc",        Family::Irc,    6667, false}, // IRCv3 STARTTLS (670/691)
   {"ircs",       "ircs",       Family::Irc,    6697, true},  // RFC 7194
+  {"ldap",       "ldap",       Family::Ldap,   389, false},  // RFC 4511 §4.14, RFC 4513 §3
+  {"ldaps",      "ldaps",      Family::Ldap,   636, true},   // implicit TLS
+  {"postgres",   "postgres",   Family::Postgres, 5432, false}, // SSLRequest
+  {"postgresql", "postgres",   Family::Postgres, 5432, false}, // alias
 }};
 // clang-format on
 

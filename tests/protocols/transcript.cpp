@@ -39,6 +39,7 @@ std::string joined(const std::vector<std::string>& v) {
 std::string describe(const proto::Step& s) {
   if (auto* x = std::get_if<proto::Send>(&s)) return "Send " + x->bytes;
   if (std::holds_alternative<proto::ReadLine>(s)) return "ReadLine";
+  if (std::holds_alternative<proto::ReadBytes>(s)) return "ReadBytes";
   if (std::holds_alternative<proto::StartTls>(s)) return "StartTls";
   if (auto* x = std::get_if<proto::Close>(&s)) return "Close " + x->bytes;
   return "Fail " + std::get<proto::Fail>(s).error.detail;
