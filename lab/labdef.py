@@ -4,7 +4,7 @@
     labdef.py ports    [--base N]                       name port kind (one per line, for lab/lab)
     labdef.py json     --dir DIR [--base N] --fingerprints FILE   writes lab.json to stdout
     labdef.py markdown [--base N]                       the README tables
-    labdef.py check    [--base N] [--wait SECONDS]      does every peer's port answer?
+    labdef.py check    [--base N] [--wait SECONDS]      does every peer's port answer (greet)?
     labdef.py readme   [--check]                        refresh the tables in lab/README.md
 
 The expectations are the product's semantics (SPEC.md section 3), not a recording of what
@@ -124,7 +124,16 @@ del smtps_expect["none"], smtps_expect["fingerprint"]
 
 silent_expect = {"may": E("defer", "cleartext")}
 
+# Dovecot (IMAP, POP3): only the levels of the basic matrix.
+dovecot_starttls_expect = trusted()
+dovecot_implicit_expect = trusted()
+del dovecot_implicit_expect["none"]
+dovecot_plain_expect = {lvl: e for lvl, e in no_starttls().items()
+                        if lvl in ("none", "may", "encrypt", "verify")}
+
 MX = "mx.lab.test"
+IMAP = "imap.lab.test"   # the Dovecot certificate: SAN imap.lab.test and pop3.lab.test
+POP3 = "pop3.lab.test"
 
 # name, port offset, kind, scheme, servername, certificate presented (None: none),
 # description, expectations, extra fields
@@ -176,14 +185,36 @@ PEERS = [
     ("silent", 15, "python", "smtp", MX, None,
      "accepts TCP connections and never sends anything (closes them after 120 s)",
      silent_expect),
+    ("imap", 16, "dovecot", "imap", IMAP, IMAP,
+     "Dovecot IMAP with STARTTLS (CAPABILITY lists STARTTLS, no LOGINDISABLED), lab-CA "
+     "certificate for imap.lab.test (+ pop3.lab.test)", dovecot_starttls_expect),
+    ("imap-plain", 17, "dovecot", "imap", IMAP, None,
+     "Dovecot IMAP without TLS (no STARTTLS in CAPABILITY; STARTTLS answered BAD)",
+     dovecot_plain_expect),
+    ("imaps", 18, "dovecot", "imaps", IMAP, IMAP,
+     "Dovecot IMAP with implicit TLS, lab-CA certificate for imap.lab.test",
+     dovecot_implicit_expect),
+    ("pop3", 19, "dovecot", "pop3", POP3, IMAP,
+     "Dovecot POP3 with STLS (CAPA lists STLS), lab-CA certificate for imap.lab.test with "
+     "SAN pop3.lab.test", dovecot_starttls_expect),
+    ("pop3-plain", 20, "dovecot", "pop3", POP3, None,
+     "Dovecot POP3 without TLS (no STLS in CAPA; STLS answered -ERR)", dovecot_plain_expect),
+    ("pop3s", 21, "dovecot", "pop3s", POP3, IMAP,
+     "Dovecot POP3 with implicit TLS, lab-CA certificate for imap.lab.test with SAN "
+     "pop3.lab.test", dovecot_implicit_expect),
 ]
+
+# The application protocol each target scheme speaks (lab.json "protocol").
+PROTOCOL = {"smtp": "smtp", "submission": "smtp", "smtps": "smtp", "imap": "imap",
+            "imaps": "imap", "pop3": "pop3", "pop3s": "pop3"}
 
 EXTRA = {"silent": {"timeout": 2}}
 
 # Configured with a certificate that no handshake ever gets to present.
 NEVER_PRESENTED = {"brokentls"}
 
-# Postfix and the man-in-the-middle peers in front of Postfix can be probed by posttls-finger.
+# Postfix and the man-in-the-middle peers in front of Postfix can be probed by posttls-finger
+# (it speaks SMTP only).
 POSTTLS_FINGER_KINDS = ("postfix", "mitm")
 
 
@@ -223,10 +254,11 @@ def build(args):
             "kind": kind,
             "description": desc,
             "target": target(scheme, port_of(off, args.base)),
+            "protocol": PROTOCOL[scheme],
             "servername": servername,
             "cert_sha256": fp.get("cert_sha256"),
             "spki_sha256": fp.get("spki_sha256"),
-            "posttls_finger": kind in POSTTLS_FINGER_KINDS,
+            "posttls_finger": kind in POSTTLS_FINGER_KINDS and PROTOCOL[scheme] == "smtp",
         }
         peer.update(EXTRA.get(name, {}))
         peer["expect"] = {lvl: expect[lvl] for lvl in LEVELS if lvl in expect}
@@ -304,10 +336,22 @@ def cmd_readme(args):
     return 0
 
 
-def port_answers(port):
+def port_answers(port, scheme):
+    """The port accepts a connection; on Dovecot's cleartext ports, a greeting also arrives.
+    Dovecot's master binds every port at once, but a login process greets only once it is
+    connected to the auth process. Never sends anything: a command sent before the greeting
+    gets "* OK Waiting for authentication process to respond.." from Dovecot."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            if scheme not in ("imap", "pop3"):
+                return True
+            buf = b""
+            while b"\n" not in buf:
+                data = s.recv(1024)
+                if not data:
+                    return False
+                buf += data
+            return buf.startswith((b"* OK", b"+OK"))
     except OSError:
         return False
 
@@ -315,11 +359,11 @@ def port_answers(port):
 def cmd_check(args):
     """One line per peer; exit 1 if any port does not accept connections (after --wait)."""
     deadline = time.monotonic() + (args.wait or 0)
-    todo = {name: port_of(off, args.base) for name, off, *_ in PEERS}
+    todo = {name: (port_of(off, args.base), scheme) for name, off, _, scheme, *_ in PEERS}
     up = set()
     while True:
-        for name, port in todo.items():
-            if name not in up and port_answers(port):
+        for name, (port, scheme) in todo.items():
+            if name not in up and port_answers(port, scheme):
                 up.add(name)
         if len(up) == len(todo) or time.monotonic() >= deadline:
             break

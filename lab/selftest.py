@@ -4,9 +4,10 @@
     lab/selftest.py [--lab-json PATH] [--no-posttls-finger]
 
 Reads $OSTLS_LAB_DIR/lab.json (default /tmp/ostls-lab/lab.json) of a running lab and tests
-each peer at the wire level: what the EHLO reply advertises, what STARTTLS gets, whether the
-handshake succeeds and with which certificate (SHA-256 of the DER certificate and of the
-SPKI compared with lab.json), what the man-in-the-middle peers change, and what
+each peer at the wire level: what the EHLO reply (IMAP CAPABILITY, POP3 CAPA) advertises,
+what STARTTLS (STLS) gets, whether the handshake succeeds and with which certificate
+(SHA-256 of the DER certificate and of the SPKI compared with lab.json), what the
+man-in-the-middle peers change, that the Dovecot peers let alice/secret log in, and what
 posttls-finger reports at may and verify. This tests the lab, not ostls.
 Ends with the line "N passed, N failed"; exit status 1 if anything failed.
 """
@@ -145,6 +146,140 @@ def test_fp(name, peer, got):
           got.get("fp", (None,))[0] == peer["cert_sha256"], str(got.get("fp")))
     check(f"{name}: SPKI SHA-256 as in lab.json",
           got.get("fp", (None, None))[1] == peer["spki_sha256"], str(got.get("fp")))
+
+
+DOVECOT_PEERS = ("imap", "imap-plain", "imaps", "pop3", "pop3-plain", "pop3s")
+
+
+def mail_session(peer, ctx=None, starttls=False):
+    """One IMAP or POP3 session: greeting, capabilities, [STARTTLS/STLS + handshake,
+    capabilities again], login as alice/secret, and the message count of INBOX. The target's
+    scheme (imaps, pop3s) selects implicit TLS. Never sends before the greeting."""
+    scheme = peer["target"].split(":", 1)[0]
+    imap = peer["protocol"] == "imap"
+    out = {}
+    wrap = None
+    if scheme in ("imaps", "pop3s"):
+        wrap = lambda s: ctx.wrap_socket(s, server_hostname=peer["servername"])
+    tags = iter(f"t{i}" for i in range(1, 100))
+
+    def imap_cmd(c, text):
+        tag = next(tags)
+        c.sock.sendall(f"{tag} {text}\r\n".encode())
+        lines = []
+        while True:
+            lines.append(c.line())
+            if lines[-1].startswith(tag.encode() + b" "):
+                return lines
+
+    def pop_cmd(c, text, multi=False):
+        c.sock.sendall(text.encode() + b"\r\n")
+        lines = [c.line()]
+        while multi and lines[0].startswith(b"+OK") and lines[-1] != b".\r\n":
+            lines.append(c.line())
+        return lines
+
+    def caps(c):
+        if imap:
+            r = imap_cmd(c, "CAPABILITY")
+            return [w.upper() for l in r if l.startswith(b"* CAPABILITY ")
+                    for w in l.decode().split()[2:]], r
+        r = pop_cmd(c, "CAPA", multi=True)
+        return [l.decode().split(" ")[0].strip().upper() for l in r[1:-1]], r
+
+    c = None
+    try:
+        c = Conn(port_of(peer), wrap=wrap)
+        if wrap:
+            out["version"] = c.sock.version()
+            out["fp"] = fingerprints(c.sock)
+        out["greeting"] = c.line()
+        out["caps1"], _ = caps(c)
+        if starttls:
+            r = out["starttls"] = (imap_cmd(c, "STARTTLS")[-1] if imap else pop_cmd(c, "STLS")[0])
+            if not (r.split(b" ")[1:2] == [b"OK"] if imap else r.startswith(b"+OK")):
+                return out
+            out["after_ok"] = c.buf  # nothing may come before our ClientHello
+            c.buf = b""
+            c.sock = ctx.wrap_socket(c.sock, server_hostname=peer["servername"])
+            out["version"] = c.sock.version()
+            out["fp"] = fingerprints(c.sock)
+            out["caps2"], _ = caps(c)
+        if imap:
+            out["login"] = imap_cmd(c, "LOGIN alice secret")[-1]
+            r = imap_cmd(c, "SELECT INBOX")
+            out["count"] = next((int(l.split()[1]) for l in r if l.endswith(b" EXISTS\r\n")), None)
+            imap_cmd(c, "LOGOUT")
+        else:
+            pop_cmd(c, "USER alice")
+            out["login"] = pop_cmd(c, "PASS secret")[0]
+            r = pop_cmd(c, "STAT")[0]
+            out["count"] = int(r.split()[1]) if r.startswith(b"+OK") else None
+            pop_cmd(c, "QUIT")
+    except (ssl.SSLError, OSError, EOFError, ValueError) as e:
+        out["error"] = f"{type(e).__name__}: {e}"
+    finally:
+        if c:
+            c.close()
+    return out
+
+
+def test_dovecot(peers, anyctx, verifying):
+    for name in DOVECOT_PEERS:
+        p = peers[name]
+        imap = p["protocol"] == "imap"
+        kw = "STARTTLS" if imap else "STLS"
+        implicit = p["target"].startswith(("imaps:", "pop3s:"))
+        plain = p["cert_sha256"] is None
+        ok_greeting = (b"* OK [CAPABILITY " if imap else b"+OK ")
+        if implicit:
+            got = mail_session(p, verifying())
+            check(f"{name}: implicit TLS 1.3, verified with the lab CA for {p['servername']}",
+                  got.get("version") == "TLSv1.3", str(got))
+        elif plain:
+            got = mail_session(p)
+            check(f"{name}: no {kw} advertised",
+                  "caps1" in got and kw not in got["caps1"], str(got))
+        else:
+            got = mail_session(p, verifying(), starttls=True)
+            check(f"{name}: {kw} advertised" + (", no LOGINDISABLED" if imap else ""),
+                  kw in got.get("caps1", []) and "LOGINDISABLED" not in got.get("caps1", []),
+                  str(got))
+            check(f"{name}: {kw} accepted, nothing before the ClientHello",
+                  got.get("after_ok") == b"", str(got))
+            check(f"{name}: TLS 1.3 after {kw}, verified with the lab CA for {p['servername']}",
+                  got.get("version") == "TLSv1.3", str(got))
+            check(f"{name}: no {kw} after TLS",
+                  "caps2" in got and kw not in got["caps2"], str(got.get("caps2")))
+        check(f"{name}: greeting {ok_greeting.decode().strip()} …",
+              got.get("greeting", b"").startswith(ok_greeting), str(got.get("greeting")))
+        if not plain:
+            test_fp(name, p, got)
+        login = got.get("login", b"")
+        logged_in = login.split(b" ")[1:2] == [b"OK"] if imap else login.startswith(b"+OK")
+        check(f"{name}: login alice/secret, INBOX has 1 message",
+              logged_in and got.get("count") == 1, str(got))
+
+    # TLS refused where it is not offered; the certificate's second name; a wrong name.
+    for name, cmd, want in (("imap-plain", b"t1 STARTTLS\r\n", b"t1 BAD "),
+                            ("pop3-plain", b"STLS\r\n", b"-ERR ")):
+        c = Conn(port_of(peers[name]))
+        try:
+            c.line()
+            c.sock.sendall(cmd)
+            r = c.line()
+        except (OSError, EOFError) as e:
+            r = str(e).encode()
+        c.close()
+        check(f"{name}: {cmd.decode().split()[-1]} sent anyway is refused ({want.decode().split()[-1]})",
+              r.startswith(want), repr(r))
+    got = mail_session(dict(peers["imap"], servername="wrong.lab.test"), verifying(),
+                       starttls=True)
+    check("imap: verification for wrong.lab.test fails (hostname mismatch)",
+          "mismatch" in got.get("error", ""), str(got.get("error")))
+    got = mail_session(dict(peers["pop3s"], servername="imap.lab.test"), verifying())
+    check("pop3s: the certificate is valid for imap.lab.test too",
+          got.get("version") == "TLSv1.3", str(got.get("error")))
 
 
 def main():
@@ -353,6 +488,10 @@ def main():
     check(f"silent: nothing within {p.get('timeout', 2)} s", silent,
           f"{data!r} after {time.monotonic() - t0:.1f}s")
     s.close()
+
+    # --- Dovecot peers (IMAP, POP3) ------------------------------------------------------
+    if all(n in peers for n in DOVECOT_PEERS):
+        test_dovecot(peers, anyctx, verifying)
 
     # --- posttls-finger ------------------------------------------------------------------
     if not args.no_posttls_finger:

@@ -10,7 +10,10 @@
 #   fingerprints.json                      {"<name>": {"cert_sha256":…, "spki_sha256":…}}
 # for <name> in mx.lab.test (lab CA, P-256), selfsigned.lab.test (self-signed, P-256),
 # expired.lab.test (lab CA, P-256, validity entirely in the past),
-# legacy.lab.test (lab CA, RSA 2048, for RSA key exchange).
+# legacy.lab.test (lab CA, RSA 2048, for RSA key exchange),
+# imap.lab.test (lab CA, P-256, SAN imap.lab.test + pop3.lab.test: the Dovecot peers).
+# Also imap.lab.test.certs.pem (leaf + CA, no key): Dovecot's ssl_cert takes the
+# certificates alone and its ssl_key the key.
 set -euo pipefail
 
 out=${1:?usage: make-pki.sh OUTDIR}
@@ -88,16 +91,18 @@ EOF2
 
 utc() { date -u -d "$1" +%Y%m%d%H%M%SZ; }
 
-issue() { # name key ext start end [selfsign]
+issue() { # name key ext start end [selfsign]   (extra SANs: LAB_EXTRA_SAN=",DNS:x,DNS:y")
   local name=$1 key=$2 ext=$3 start=$4 end=$5 self=${6:-}
   : >ca-db/index.txt
   openssl rand -hex 16 >ca-db/serial
-  LAB_SAN=$name ossl req -new -config ca.cnf -key "$key" -subj "/O=ostls lab/CN=$name" -out "$name.csr"
+  local LAB_SAN=$name${LAB_EXTRA_SAN:-}
+  export LAB_SAN
+  ossl req -new -config ca.cnf -key "$key" -subj "/O=ostls lab/CN=$name" -out "$name.csr"
   if [[ $self == selfsign ]]; then
-    LAB_SAN=$name ossl ca -batch -config ca.cnf -selfsign -keyfile "$key" -in "$name.csr" \
+    ossl ca -batch -config ca.cnf -selfsign -keyfile "$key" -in "$name.csr" \
       -out "$name.tmp" -startdate "$start" -enddate "$end" -notext -extfile ext.cnf -extensions "$ext"
   else
-    LAB_SAN=$name ossl ca -batch -config ca.cnf -in "$name.csr" \
+    ossl ca -batch -config ca.cnf -in "$name.csr" \
       -out "$name.tmp" -startdate "$start" -enddate "$end" -notext -extfile ext.cnf -extensions "$ext"
   fi
   openssl x509 -in "$name.tmp" -out "$name.pem"
@@ -128,18 +133,23 @@ issue selfsigned.lab.test selfsigned.lab.test.key leaf_self "$past" "$future" se
 new_ec_key expired.lab.test.key
 issue expired.lab.test expired.lab.test.key leaf_ec "$(utc '-400 days')" "$(utc '-35 days')"
 
+# imap.lab.test: lab CA, ECDSA P-256, also valid for pop3.lab.test (the Dovecot peers)
+new_ec_key imap.lab.test.key
+LAB_EXTRA_SAN=",DNS:pop3.lab.test" issue imap.lab.test imap.lab.test.key leaf_ec "$past" "$future"
+
 rm -rf ca-db ca.cnf
 
 # --- chains (key first, then leaf, then issuer), fingerprints -------------
-for name in mx.lab.test legacy.lab.test expired.lab.test; do
+for name in mx.lab.test legacy.lab.test expired.lab.test imap.lab.test; do
   cat "$name.key" "$name.pem" ca.pem >"$name.chain.pem"
 done
+cat imap.lab.test.pem ca.pem >imap.lab.test.certs.pem
 cat selfsigned.lab.test.key selfsigned.lab.test.pem >selfsigned.lab.test.chain.pem
 
 {
   echo "{"
   sep=""
-  for name in ca mx.lab.test selfsigned.lab.test expired.lab.test legacy.lab.test; do
+  for name in ca mx.lab.test selfsigned.lab.test expired.lab.test legacy.lab.test imap.lab.test; do
     cert_fp=$(openssl x509 -in "$name.pem" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)
     spki_fp=$(openssl x509 -in "$name.pem" -noout -pubkey | openssl pkey -pubin -outform DER |
       openssl dgst -sha256 -r | cut -d' ' -f1)

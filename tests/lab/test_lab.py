@@ -104,6 +104,38 @@ def test_posttls_finger(run, lab, root):
                 run.check(label, [] if ours == theirs else ["trust words differ"])
 
 
+def openssl_negotiates(scheme, hostport, servername):
+    """(version, cipher) that `openssl s_client` negotiates with the same peer, or None."""
+    host, port = hostport.strip("[").replace("]", "").rsplit(":", 1)
+    starttls = {"smtp": "smtp", "submission": "smtp", "imap": "imap", "pop3": "pop3"}.get(scheme)
+    args = ["openssl", "s_client", "-connect", f"{host}:{port}", "-servername", servername]
+    if starttls:
+        args += ["-starttls", starttls]
+    r = subprocess.run(args, input="", capture_output=True, text=True, timeout=30)
+    # The SSL-Session block: "Protocol  : TLSv1.1", "Cipher    : AES256-SHA" (the "New, …" line
+    # shows the cipher's own version, SSLv3 for AES256-SHA, not the session's).
+    fields = {}
+    for line in r.stdout.splitlines():
+        key, _, value = line.strip().partition(":")
+        if key.strip() in ("Protocol", "Cipher") and value.strip():
+            fields[key.strip()] = value.strip()
+    return (fields["Protocol"], fields["Cipher"]) if len(fields) == 2 else None
+
+
+def test_openssl_agrees(run, lab):
+    """Issue 4: ostls and openssl s_client negotiate the same TLS version and cipher per peer."""
+    for peer in lab["peers"]:
+        scheme, hostport = peer["target"].split("://", 1)
+        if peer["expect"].get("may", {}).get("protection") != "encrypted" or peer["kind"] == "mitm":
+            continue
+        _, out, err, _ = run.probe("--cafile", lab["ca_file"], "--servername", peer["servername"], "--policy", "may",
+                                   peer["target"])
+        ours = (out[0]["tls"]["version"], out[0]["tls"]["cipher"]) if out and out[0].get("tls") else None
+        theirs = openssl_negotiates(scheme, hostport, peer["servername"])
+        run.check(f"openssl s_client agrees on {peer['name']:<11} {ours}",
+                  [] if ours and ours == theirs else [f"openssl negotiated {theirs}"])
+
+
 def peer_by_name(lab, name):
     return next(p for p in lab["peers"] if p["name"] == name)
 
@@ -229,6 +261,7 @@ def main():
     run = Runner(a.ostls)
     test_expectations(run, lab)
     test_posttls_finger(run, lab, a.root)
+    test_openssl_agrees(run, lab)
     test_policy_map(run, lab)
     test_hostile(run)
     test_usage(run)
