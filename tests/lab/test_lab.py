@@ -108,18 +108,17 @@ def openssl_negotiates(scheme, hostport, servername):
     """(version, cipher) that `openssl s_client` negotiates with the same peer, or None."""
     host, port = hostport.strip("[").replace("]", "").rsplit(":", 1)
     starttls = {"smtp": "smtp", "submission": "smtp", "imap": "imap", "pop3": "pop3"}.get(scheme)
-    args = ["openssl", "s_client", "-connect", f"{host}:{port}", "-servername", servername]
+    args = ["openssl", "s_client", "-brief", "-connect", f"{host}:{port}", "-servername", servername]
     if starttls:
         args += ["-starttls", starttls]
     r = subprocess.run(args, input="", capture_output=True, text=True, timeout=30)
-    # The SSL-Session block: "Protocol  : TLSv1.1", "Cipher    : AES256-SHA" (the "New, …" line
-    # shows the cipher's own version, SSLv3 for AES256-SHA, not the session's).
+    # -brief prints "Protocol version: TLSv1.1" and "Ciphersuite: AES256-SHA" on stderr.
     fields = {}
-    for line in r.stdout.splitlines():
-        key, _, value = line.strip().partition(":")
-        if key.strip() in ("Protocol", "Cipher") and value.strip():
-            fields[key.strip()] = value.strip()
-    return (fields["Protocol"], fields["Cipher"]) if len(fields) == 2 else None
+    for line in r.stderr.splitlines():
+        key, _, value = line.partition(": ")
+        if key in ("Protocol version", "Ciphersuite"):
+            fields[key] = value.strip()
+    return (fields["Protocol version"], fields["Ciphersuite"]) if len(fields) == 2 else None
 
 
 def test_openssl_agrees(run, lab):
