@@ -19,7 +19,7 @@ fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build-fuzz}
-targets=${FUZZ_TARGETS:-"fuzz_smtp_reply fuzz_policy_map fuzz_target fuzz_dns_records fuzz_line_clients fuzz_ldap_ber"}
+targets=${FUZZ_TARGETS:-"fuzz_smtp_reply fuzz_policy_map fuzz_target fuzz_dns_records fuzz_line_clients fuzz_ldap_ber fuzz_xmpp"}
 
 mkdir -p "$build"
 build_log=$build/fuzz-build.log

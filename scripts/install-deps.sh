@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   # libraries ostls links
   libasio-dev libssl-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
-  libunbound-dev dns-root-data libsqlite3-dev libpq-dev libcurl4-openssl-dev libtomlplusplus-dev
+  libunbound-dev dns-root-data libexpat1-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libtomlplusplus-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3
   # the lab: real peers and the tools we compare with

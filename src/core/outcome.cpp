@@ -49,7 +49,7 @@ constexpr std::array<Named<PolicySource>, 4> source_table{{
 }};
 static_assert(covers(source_table, 4));
 
-constexpr std::array<Named<EventType>, 12> event_table{{
+constexpr std::array<Named<EventType>, 13> event_table{{
     {EventType::FallbackToCleartext, "fallback-to-cleartext"},
     {EventType::ResponseInjection, "response-injection"},
     {EventType::CommandInjection, "command-injection"},
@@ -62,8 +62,9 @@ constexpr std::array<Named<EventType>, 12> event_table{{
     {EventType::HeloFallback, "helo-fallback"},
     {EventType::DowngradeSuspected, "downgrade-suspected"},
     {EventType::PreauthSkipsStarttls, "preauth-skips-starttls"},
+    {EventType::StarttlsStripped, "starttls-stripped"},
 }};
-static_assert(covers(event_table, 12));
+static_assert(covers(event_table, 13));
 
 constexpr std::array<Named<ResultType>, 11> result_table{{
     {ResultType::StarttlsNotSupported, "starttls-not-supported"},

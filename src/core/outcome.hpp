@@ -39,6 +39,7 @@ enum class EventType : std::uint8_t {
   HeloFallback,                  // EHLO rejected, HELO used (no extensions, so no STARTTLS)
   DowngradeSuspected,            // R11 (capability memory, later issue)
   PreauthSkipsStarttls,          // IMAP PREAUTH greeting: authenticated before any STARTTLS
+  StarttlsStripped,              // XMPP: <required/> left behind by a removed <starttls/>
 };
 
 // RFC 8460 §4.3 result types, carried by every `fail` where one applies.
@@ -119,6 +120,7 @@ struct TlsaSignal {
 
 struct Signals {
   std::optional<bool> starttls_offered;  // nullopt: the protocol advertises nothing, or not asked
+  std::optional<bool> starttls_required; // XMPP <required/>; nullopt elsewhere
   bool requiretls = false;               // RFC 8689 REQUIRETLS advertised after TLS
   std::optional<std::string> mx;         // DNSSEC state of the MX RRset (domain targets)
   std::optional<std::string> address;    // DNSSEC state of the host's address records

@@ -135,6 +135,7 @@ net::awaitable<Attempt> attempt(const Session& s, proto::Upgrade mode) {
   const auto connected = Clock::now();
 
   proto::AnyClient machine(t.protocol.family, {.helo = s.options.helo,
+                                                .xmpp_domain = s.options.xmpp_domain.value_or(s.servername),
                                                 .implicit_tls = t.protocol.implicit_tls,
                                                 .upgrade = mode,
                                                 .helo_fallback = !requires_tls(s.level),
@@ -322,6 +323,7 @@ net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const O
   o.timing = a.timing;
   o.events.insert(o.events.end(), a.events.begin(), a.events.end());
   if (!target.protocol.implicit_tls && !a.error) o.signals.starttls_offered = a.facts.starttls_offered;
+  o.signals.starttls_required = a.facts.starttls_required;
   o.capabilities.plaintext = a.facts.caps_plain;
   dialogue_events(a.facts, o);
 

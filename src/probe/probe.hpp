@@ -27,6 +27,7 @@ struct Options {
   std::string cafile, capath;
   std::optional<std::string> servername;           // SNI + reference identifier
   std::string helo = "localhost";
+  std::optional<std::string> xmpp_domain;          // XMPP stream `to`; default: servername, else host
   std::chrono::milliseconds timeout{30000};        // the whole probe of one target
   bool try_starttls = false;
   Limits limits;

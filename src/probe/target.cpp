@@ -34,7 +34,12 @@ bool is_ipv6(std::string_view h) {
 
 }  // namespace
 
-Result<Target> parse_target(std::string_view text) {
+Result<Target> parse_target(std::string_view text, std::string_view default_scheme) {
+  if (text.find("://") == std::string_view::npos && !default_scheme.empty()) {
+    auto t = parse_target(std::string(default_scheme) + "://" + std::string(text));
+    if (t) t->text = std::string(text);
+    return t;
+  }
   const auto sep = text.find("://");
   if (sep == std::string_view::npos) {
     return fail(Errc::Usage, Fault::Config,
@@ -82,8 +87,24 @@ Result<Target> parse_target(std::string_view text) {
       return fail(Errc::Usage, Fault::Config, fmt::format("invalid port in target \"{}\"", text));
     }
     t.port = static_cast<std::uint16_t>(value);
+    t.port_given = true;
   }
   return t;
+}
+
+Result<Target> with_tls_mode(Target t, TlsMode mode) {
+  if (mode == TlsMode::AsScheme) return t;
+  const bool implicit = mode == TlsMode::Implicit;
+  if (t.protocol.implicit_tls == implicit) return t;
+  for (const auto& p : proto::protocols()) {
+    if (p.family == t.protocol.family && p.implicit_tls == implicit) {
+      t.protocol = p;
+      if (!t.port_given) t.port = p.port;  // a written port stays; otherwise the variant's default
+      return t;
+    }
+  }
+  return fail(Errc::Usage, Fault::Config,
+              fmt::format("{} has no {} variant", t.protocol.canonical, implicit ? "implicit-TLS" : "STARTTLS"));
 }
 
 }  // namespace ostls::probe

@@ -6,7 +6,7 @@ namespace ostls::proto {
 namespace {
 
 using Machine = std::variant<smtp::Client, imap::Client, pop3::Client, sieve::Client, nntp::Client, ftp::Client,
-                             irc::Client, ldap::Client, postgres::Client>;
+                             irc::Client, ldap::Client, postgres::Client, xmpp::Client>;
 
 Step wrong_kind(std::string_view what) {
   return Fail{Error{Errc::Malformed, Fault::Local, fmt::format("this protocol is not {}", what)}};
@@ -38,6 +38,13 @@ Machine make(Family family, const ClientOptions& o) {
       return ldap::Client({.implicit_tls = o.implicit_tls, .upgrade = o.upgrade, .limits = o.limits});
     case Family::Postgres:
       return postgres::Client({.upgrade = o.upgrade});
+    case Family::Xmpp:
+    case Family::XmppServer:
+      return xmpp::Client({.domain = o.xmpp_domain,
+                           .server_to_server = family == Family::XmppServer,
+                           .implicit_tls = o.implicit_tls,
+                           .upgrade = o.upgrade,
+                           .limits = o.limits});
   }
   return smtp::Client({});
 }

@@ -19,11 +19,13 @@
 #include "protocols/protocol.hpp"
 #include "protocols/registry.hpp"
 #include "protocols/smtp.hpp"
+#include "protocols/xmpp.hpp"
 
 namespace ostls::proto {
 
 struct ClientOptions {
   std::string helo = "localhost";  // SMTP/LMTP only
+  std::string xmpp_domain;         // XMPP only: the stream's `to`
   bool implicit_tls = false;
   Upgrade upgrade = Upgrade::IfOffered;
   bool helo_fallback = true;       // SMTP only: EHLO 5xx → HELO when TLS is not required
@@ -42,7 +44,7 @@ public:
 
 private:
   std::variant<smtp::Client, imap::Client, pop3::Client, sieve::Client, nntp::Client, ftp::Client, irc::Client,
-               ldap::Client, postgres::Client>
+               ldap::Client, postgres::Client, xmpp::Client>
       machine_;
 };
 

@@ -45,6 +45,7 @@ struct Facts {
   bool tls_established = false;
   bool offered_after_tls = false;          // the upgrade still advertised after TLS
   bool requiretls = false;                 // SMTP: REQUIRETLS (RFC 8689) after TLS
+  std::optional<bool> starttls_required;   // XMPP: <required/> inside <starttls/>
   std::vector<Event> events;               // protocol-specific indicators (masked keyword, PREAUTH…)
 };
 

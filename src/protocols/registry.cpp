@@ -6,7 +6,7 @@ namespace ostls::proto {
 namespace {
 
 // clang-format off
-constexpr std::array<ProtocolInfo, 20> table{{
+constexpr std::array<ProtocolInfo, 23> table{{
   // scheme        canonical     family          port implicit
   {"smtp",       "smtp",       Family::Smtp,   25,  false},  // RFC 3207
   {"submission", "submission", Family::Smtp,   587, false},  // RFC 6409 + RFC 3207
@@ -28,6 +28,9 @@ constexpr std::array<ProtocolInfo, 20> table{{
   {"ldaps",      "ldaps",      Family::Ldap,   636, true},   // implicit TLS
   {"postgres",   "postgres",   Family::Postgres, 5432, false}, // SSLRequest
   {"postgresql", "postgres",   Family::Postgres, 5432, false}, // alias
+  {"xmpp",       "xmpp",       Family::Xmpp,   5222, false}, // RFC 6120 §5 c2s
+  {"xmpp-server", "xmpp-server", Family::XmppServer, 5269, false}, // RFC 6120 §5 s2s
+  {"xmpps",      "xmpps",      Family::Xmpp,   5223, true},  // XEP-0368 direct TLS
 }};
 // clang-format on
 

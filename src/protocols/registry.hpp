@@ -10,7 +10,7 @@
 namespace ostls::proto {
 
 // Which dialogue machine serves the protocol.
-enum class Family : std::uint8_t { Smtp, Lmtp, Imap, Pop3, Sieve, Nntp, Ftp, Irc, Ldap, Postgres };
+enum class Family : std::uint8_t { Smtp, Lmtp, Imap, Pop3, Sieve, Nntp, Ftp, Irc, Ldap, Postgres, Xmpp, XmppServer };
 
 struct ProtocolInfo {
   std::string_view scheme;     // as written in targets

@@ -86,6 +86,7 @@ json to_json(const Outcome& o) {
       {"tls", o.tls ? tls_json(*o.tls) : json(nullptr)},
       {"signals",
        {{"starttls_offered", opt(o.signals.starttls_offered)},
+        {"starttls_required", opt(o.signals.starttls_required)},
         {"requiretls", o.signals.requiretls},
         {"mx", opt(o.signals.mx)},
         {"address", opt(o.signals.address)},

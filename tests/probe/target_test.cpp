@@ -57,5 +57,27 @@ TEST(Target, Parse) {
   }
 }
 
+TEST(Target, DefaultSchemeAndTlsMode) {
+  auto bare = parse_target("[127.0.0.1]:2143", "imap");
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->protocol.canonical, "imap");
+  EXPECT_EQ(bare->port, 2143);
+  EXPECT_EQ(bare->text, "[127.0.0.1]:2143");
+  EXPECT_FALSE(parse_target("[127.0.0.1]:2143")) << "no scheme and no --protocol";
+
+  auto implicit = with_tls_mode(*bare, TlsMode::Implicit);
+  ASSERT_TRUE(implicit);
+  EXPECT_EQ(implicit->protocol.canonical, "imaps");
+  EXPECT_EQ(implicit->port, 2143) << "a written port stays";
+  auto defaulted = with_tls_mode(*parse_target("imap://mail.example.org"), TlsMode::Implicit);
+  ASSERT_TRUE(defaulted);
+  EXPECT_EQ(defaulted->port, 993) << "no written port: the implicit variant's default";
+  auto back = with_tls_mode(*parse_target("smtps://[::1]"), TlsMode::Starttls);
+  ASSERT_TRUE(back);
+  EXPECT_FALSE(back->protocol.implicit_tls);
+  EXPECT_FALSE(with_tls_mode(*parse_target("postgres://[::1]"), TlsMode::Implicit)) << "no implicit PostgreSQL";
+  EXPECT_FALSE(with_tls_mode(*parse_target("sieve://[::1]"), TlsMode::Implicit));
+}
+
 }  // namespace
 }  // namespace ostls::probe

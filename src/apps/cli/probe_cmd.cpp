@@ -27,7 +27,8 @@ struct ProbeArgs {
   std::string level = "opportunistic";
   std::string policy_map;
   std::vector<std::string> match;
-  std::string cafile, capath, servername, helo, dns_config;
+  std::string cafile, capath, servername, helo, dns_config, xmpp_domain, protocol;
+  bool implicit = false, starttls_only = false;
   std::uint16_t port = 0;
   double timeout = 30;
   bool json = false, verbose = false, try_starttls = false;
@@ -76,8 +77,13 @@ std::shared_ptr<ProbeArgs> add_probe(CLI::App& app) {
                   "unbound.conf-syntax file for the validating resolver (stub-zone, trust-anchor-file, …); "
                   "default: recursion from the root with the system's root trust anchor")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--protocol", args->protocol, "Scheme for targets written as host:port (e.g. imap)");
+  cmd->add_flag("--implicit", args->implicit, "TLS from the first byte on the given port (e.g. imap on 993)");
+  cmd->add_flag("--starttls-only", args->starttls_only, "STARTTLS on the given port even for an implicit scheme")
+      ->excludes("--implicit");
   cmd->add_option("--port", args->port, "Port for every target and every MX host (overrides the scheme's)")
       ->check(CLI::Range(1, 65535));
+  cmd->add_option("--xmpp-domain", args->xmpp_domain, "XMPP stream 'to' (default: --servername, else the target host)");
   cmd->add_option("--helo", args->helo, "Name sent in EHLO/LHLO (default: this host's name)");
   cmd->add_option("--timeout", args->timeout, "Seconds for the whole probe of one target, connect to QUIT")
       ->check(CLI::Range(0.1, 3600.0));
@@ -117,6 +123,7 @@ int run_probe(const ProbeArgs& args) {
   opts.capath = args.capath;
   if (!args.servername.empty()) opts.servername = args.servername;
   opts.helo = args.helo.empty() ? default_helo() : args.helo;
+  if (!args.xmpp_domain.empty()) opts.xmpp_domain = args.xmpp_domain;
   opts.timeout = std::chrono::milliseconds(static_cast<long>(args.timeout * 1000));
   opts.try_starttls = args.try_starttls;
   opts.limits = args.limits;
@@ -124,7 +131,11 @@ int run_probe(const ProbeArgs& args) {
 
   std::vector<probe::Target> targets;
   for (const auto& text : args.targets) {
-    auto t = probe::parse_target(text);
+    auto t = probe::parse_target(text, args.protocol);
+    if (!t) return usage(t.error().detail);
+    t = probe::with_tls_mode(std::move(*t), args.implicit        ? probe::TlsMode::Implicit
+                                            : args.starttls_only ? probe::TlsMode::Starttls
+                                                                 : probe::TlsMode::AsScheme);
     if (!t) return usage(t.error().detail);
     if (args.port != 0) t->port = args.port;
     targets.push_back(std::move(*t));
