@@ -103,23 +103,13 @@ proto::Step Client::on_line(std::string_view line) {
 }
 
 proto::Step Client::after_feat(const Reply& reply) {
-  const auto feats = reply.code == 211 ? features(reply) : std::vector<std::string>{};
-  if (facts_.tls_established) {
-    facts_.caps_tls = feats;
-    state_ = State::Done;
-    return proto::Close{std::string(quit)};
-  }
-  facts_.caps_plain = feats;
+  auto feats = reply.code == 211 ? features(reply) : std::vector<std::string>{};
   const bool offered = offers_auth_tls(feats);
-  facts_.starttls_offered = offered;
-  const bool go = params_.upgrade == proto::Upgrade::Always || (params_.upgrade == proto::Upgrade::IfOffered && offered);
-  if (!go) {
-    state_ = State::Done;
-    return proto::Close{std::string(quit)};
-  }
-  facts_.starttls_sent = true;
-  state_ = State::AuthTls;
-  return proto::Send{"AUTH TLS\r\n"};
+  auto next = proto::after_capabilities(facts_, {std::move(feats), offered}, params_.upgrade, "AUTH TLS\r\n",
+                                        std::string(quit));
+  if (facts_.tls_established) facts_.offered_after_tls = false;  // AUTH TLS after TLS is meaningless, not a sign
+  state_ = next.upgrading ? State::AuthTls : State::Done;
+  return std::move(next.step);
 }
 
 proto::Step Client::on_reply(Reply reply) {

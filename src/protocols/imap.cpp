@@ -70,21 +70,15 @@ proto::Step Client::on_tls_established() {
 }
 
 proto::Step Client::after_capabilities() {
-  if (facts_.tls_established) {
-    facts_.caps_tls = caps_;
-    facts_.offered_after_tls = lists_starttls(caps_);
-    return proto::Close{fmt::format("a{} LOGOUT\r\n", ++tag_)};
-  }
-  facts_.caps_plain = caps_;
   const bool offered = lists_starttls(caps_);
-  facts_.starttls_offered = offered;
-  const bool go = params_.upgrade == proto::Upgrade::Always || (params_.upgrade == proto::Upgrade::IfOffered && offered);
-  if (!go) {
-    state_ = State::Done;
-    return proto::Close{fmt::format("a{} LOGOUT\r\n", ++tag_)};
-  }
-  facts_.starttls_sent = true;
-  return send("STARTTLS", State::Starttls);
+  // The tag is taken only if the command is sent: LOGOUT and STARTTLS both use the next one.
+  auto next = proto::after_capabilities(facts_, {std::move(caps_), offered}, params_.upgrade,
+                                        fmt::format("a{} STARTTLS\r\n", tag_ + 1), fmt::format("a{} LOGOUT\r\n", tag_ + 1));
+  caps_.clear();
+  ++tag_;
+  untagged_ = 0;
+  state_ = next.upgrading ? State::Starttls : State::Done;
+  return std::move(next.step);
 }
 
 proto::Step Client::on_line(std::string_view line) {

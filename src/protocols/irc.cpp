@@ -55,23 +55,13 @@ proto::Step Client::on_tls_established() {
 }
 
 proto::Step Client::after_caps(bool answered) {
-  if (facts_.tls_established) {
-    facts_.caps_tls = caps_;
-    facts_.offered_after_tls = proto::lists_keyword(caps_, "tls");
-    state_ = State::Done;
-    return proto::Close{std::string(quit)};
-  }
-  facts_.caps_plain = caps_;
-  if (answered) facts_.starttls_offered = proto::lists_keyword(caps_, "tls");
-  const bool go = params_.upgrade == proto::Upgrade::Always ||
-                  (params_.upgrade == proto::Upgrade::IfOffered && facts_.starttls_offered.value_or(false));
-  if (!go) {
-    state_ = State::Done;
-    return proto::Close{std::string(quit)};
-  }
-  facts_.starttls_sent = true;
-  state_ = State::Starttls;
-  return proto::Send{"STARTTLS\r\n"};
+  // Without an answer to CAP LS nothing is advertised: offered stays null.
+  const auto offered = answered ? std::optional<bool>{proto::lists_keyword(caps_, "tls")} : std::nullopt;
+  auto next = proto::after_capabilities(facts_, {std::move(caps_), offered}, params_.upgrade, "STARTTLS\r\n",
+                                        std::string(quit));
+  caps_.clear();
+  state_ = next.upgrading ? State::Starttls : State::Done;
+  return std::move(next.step);
 }
 
 proto::Step Client::on_line(std::string_view line) {

@@ -45,23 +45,12 @@ proto::Step Client::on_tls_established() {
 }
 
 proto::Step Client::after_capabilities() {
-  if (facts_.tls_established) {
-    facts_.caps_tls = caps_;
-    facts_.offered_after_tls = proto::lists_keyword(caps_, "STARTTLS");
-    state_ = State::Done;
-    return proto::Close{std::string(quit)};
-  }
-  facts_.caps_plain = caps_;
   const bool offered = proto::lists_keyword(caps_, "STARTTLS");
-  facts_.starttls_offered = offered;
-  const bool go = params_.upgrade == proto::Upgrade::Always || (params_.upgrade == proto::Upgrade::IfOffered && offered);
-  if (!go) {
-    state_ = State::Done;
-    return proto::Close{std::string(quit)};
-  }
-  facts_.starttls_sent = true;
-  state_ = State::Starttls;
-  return proto::Send{"STARTTLS\r\n"};
+  auto next = proto::after_capabilities(facts_, {std::move(caps_), offered}, params_.upgrade, "STARTTLS\r\n",
+                                        std::string(quit));
+  caps_.clear();
+  state_ = next.upgrading ? State::Starttls : State::Done;
+  return std::move(next.step);
 }
 
 proto::Step Client::on_line(std::string_view line) {

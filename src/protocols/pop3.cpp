@@ -40,23 +40,12 @@ proto::Step Client::on_tls_established() {
 }
 
 proto::Step Client::after_capa() {
-  if (facts_.tls_established) {
-    facts_.caps_tls = caps_;
-    facts_.offered_after_tls = proto::lists_keyword(caps_, "STLS");
-    state_ = State::Done;
-    return proto::Close{std::string(quit)};
-  }
-  facts_.caps_plain = caps_;
   const bool offered = proto::lists_keyword(caps_, "STLS");
-  facts_.starttls_offered = offered;
-  const bool go = params_.upgrade == proto::Upgrade::Always || (params_.upgrade == proto::Upgrade::IfOffered && offered);
-  if (!go) {
-    state_ = State::Done;
-    return proto::Close{std::string(quit)};
-  }
-  facts_.starttls_sent = true;
-  state_ = State::Stls;
-  return proto::Send{"STLS\r\n"};
+  auto next = proto::after_capabilities(facts_, {std::move(caps_), offered}, params_.upgrade, "STLS\r\n",
+                                        std::string(quit));
+  caps_.clear();
+  state_ = next.upgrading ? State::Stls : State::Done;
+  return std::move(next.step);
 }
 
 proto::Step Client::on_line(std::string_view line) {

@@ -56,4 +56,24 @@ enum class Upgrade : std::uint8_t {
   Always,     // send it even when not advertised (--try-starttls)
 };
 
+// What every client machine does once it has read a capability list: record it (before or after
+// TLS, never mixing the two — R10) and decide whether to send the upgrade command. `offered` is
+// nullopt where the protocol advertises nothing (then only Upgrade::Always sends it).
+// Returns the Step and whether the machine is now waiting for the upgrade reply.
+struct Capabilities {
+  std::vector<std::string> list;
+  std::optional<bool> offered;
+};
+struct AfterCapabilities {
+  Step step;
+  bool upgrading = false;
+};
+[[nodiscard]] AfterCapabilities after_capabilities(Facts& facts, Capabilities caps, Upgrade mode,
+                                                   std::string upgrade_command, std::string close_bytes);
+
+// A peer failure Step (the dialogue cannot go on).
+[[nodiscard]] inline Step peer_failure(Errc code, std::string detail) {
+  return Fail{Error{code, Fault::Peer, std::move(detail)}};
+}
+
 }  // namespace ostls::proto

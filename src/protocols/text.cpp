@@ -1,5 +1,7 @@
 #include "protocols/text.hpp"
 
+#include "protocols/protocol.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -30,6 +32,21 @@ bool lists_keyword(const std::vector<std::string>& caps, std::string_view keywor
     const auto eq = first.find('=');
     return upper(first.substr(0, eq)) == want;
   });
+}
+
+AfterCapabilities after_capabilities(Facts& facts, Capabilities caps, Upgrade mode, std::string upgrade_command,
+                                     std::string close_bytes) {
+  if (facts.tls_established) {
+    facts.caps_tls = std::move(caps.list);
+    facts.offered_after_tls = caps.offered.value_or(false);
+    return {Close{std::move(close_bytes)}, false};
+  }
+  facts.caps_plain = std::move(caps.list);
+  facts.starttls_offered = caps.offered;
+  const bool go = mode == Upgrade::Always || (mode == Upgrade::IfOffered && caps.offered.value_or(false));
+  if (!go) return {Close{std::move(close_bytes)}, false};
+  facts.starttls_sent = true;
+  return {Send{std::move(upgrade_command)}, true};
 }
 
 }  // namespace ostls::proto
