@@ -131,9 +131,20 @@ del dovecot_implicit_expect["none"]
 dovecot_plain_expect = {lvl: e for lvl, e in no_starttls().items()
                         if lvl in ("none", "may", "encrypt", "verify")}
 
+# The other daemons (PostgreSQL, slapd, vsftpd, InspIRCd, INN; ManageSieve in the lab's Dovecot):
+# the same three shapes as the Dovecot peers.
+starttls_expect = dovecot_starttls_expect
+implicit_expect = dovecot_implicit_expect
+plain_expect = dovecot_plain_expect
+# INN's nnrpd cannot be told not to advertise STARTTLS: without TLS settings it refuses it (580).
+nntp_notls_expect = {lvl: e for lvl, e in no_starttls(["starttls-refused"], ["starttls-refused"]).items()
+                     if lvl in ("none", "may", "encrypt", "verify")}
+
 MX = "mx.lab.test"
-IMAP = "imap.lab.test"   # the Dovecot certificate: SAN imap.lab.test and pop3.lab.test
+IMAP = "imap.lab.test"   # the Dovecot certificate: SAN imap, pop3 and sieve.lab.test
 POP3 = "pop3.lab.test"
+SIEVE = "sieve.lab.test"
+SERVICES = "services.lab.test"  # one leaf, SAN postgres, ldap, ftp, irc and news.lab.test
 
 # name, port offset, kind, scheme, servername, certificate presented (None: none),
 # description, expectations, extra fields
@@ -202,11 +213,52 @@ PEERS = [
     ("pop3s", 21, "dovecot", "pop3s", POP3, IMAP,
      "Dovecot POP3 with implicit TLS, lab-CA certificate for imap.lab.test with SAN "
      "pop3.lab.test", dovecot_implicit_expect),
+    ("postgres", 22, "postgres", "postgres", "postgres.lab.test", SERVICES,
+     "PostgreSQL with ssl = on: SSLRequest answered 'S', lab-CA certificate services.lab.test "
+     "(SAN postgres.lab.test)", starttls_expect),
+    ("postgres-plain", 23, "postgres", "postgres", "postgres.lab.test", None,
+     "PostgreSQL with ssl = off: SSLRequest answered 'N'", plain_expect),
+    ("ldap", 24, "slapd", "ldap", "ldap.lab.test", SERVICES,
+     "OpenLDAP slapd with TLS configured: the StartTLS extended operation succeeds, lab-CA "
+     "certificate services.lab.test (SAN ldap.lab.test)", starttls_expect),
+    ("ldaps", 25, "slapd", "ldaps", "ldap.lab.test", SERVICES,
+     "OpenLDAP slapd, LDAP over implicit TLS (same slapd as ldap)", implicit_expect),
+    ("ldap-plain", 26, "slapd", "ldap", "ldap.lab.test", None,
+     "OpenLDAP slapd without TLS settings: StartTLS answered resultCode 2 (protocolError, "
+     "unsupported extended operation)", plain_expect),
+    ("ftp", 27, "vsftpd", "ftp", "ftp.lab.test", SERVICES,
+     "vsftpd with AUTH TLS (FEAT lists AUTH TLS, AUTH TLS -> 234), TLS not required, lab-CA "
+     "certificate services.lab.test (SAN ftp.lab.test)", starttls_expect),
+    ("ftp-plain", 28, "vsftpd", "ftp", "ftp.lab.test", None,
+     "vsftpd without TLS (no AUTH TLS in FEAT; AUTH TLS answered 530)", plain_expect),
+    ("ftps", 29, "vsftpd", "ftps", "ftp.lab.test", SERVICES,
+     "vsftpd with implicit TLS (implicit_ssl)", implicit_expect),
+    ("sieve", 30, "dovecot", "sieve", SIEVE, IMAP,
+     "Dovecot ManageSieve with STARTTLS (capability list has \"STARTTLS\"), lab-CA "
+     "certificate imap.lab.test with SAN sieve.lab.test", starttls_expect),
+    ("sieve-plain", 31, "dovecot", "sieve", SIEVE, None,
+     "Dovecot ManageSieve without TLS (no \"STARTTLS\" in the capability list; STARTTLS "
+     "answered NO)", plain_expect),
+    ("irc", 32, "inspircd", "irc", "irc.lab.test", SERVICES,
+     "InspIRCd with the starttls module: CAP LS lists tls, STARTTLS answered 670, lab-CA "
+     "certificate services.lab.test (SAN irc.lab.test)", starttls_expect),
+    ("ircs", 33, "inspircd", "ircs", "irc.lab.test", SERVICES,
+     "InspIRCd, IRC over implicit TLS (same server as irc)", implicit_expect),
+    ("nntp", 34, "inn", "nntp", "news.lab.test", SERVICES,
+     "INN nnrpd with STARTTLS (CAPABILITIES lists STARTTLS, STARTTLS -> 382), lab-CA "
+     "certificate services.lab.test (SAN news.lab.test)", starttls_expect),
+    ("nntp-notls", 35, "inn", "nntp", "news.lab.test", None,
+     "INN nnrpd without TLS settings: still advertises STARTTLS (nnrpd built with SASL always "
+     "does before authentication) and answers it 580 Error initializing TLS", nntp_notls_expect),
+    ("nntps", 36, "inn", "nntps", "news.lab.test", SERVICES,
+     "INN nnrpd -S: NNTP over implicit TLS", implicit_expect),
 ]
 
 # The application protocol each target scheme speaks (lab.json "protocol").
 PROTOCOL = {"smtp": "smtp", "submission": "smtp", "smtps": "smtp", "imap": "imap",
-            "imaps": "imap", "pop3": "pop3", "pop3s": "pop3"}
+            "imaps": "imap", "pop3": "pop3", "pop3s": "pop3", "postgres": "postgres",
+            "ldap": "ldap", "ldaps": "ldap", "ftp": "ftp", "ftps": "ftp", "sieve": "sieve",
+            "irc": "irc", "ircs": "irc", "nntp": "nntp", "nntps": "nntp"}
 
 EXTRA = {"silent": {"timeout": 2}}
 
@@ -336,14 +388,21 @@ def cmd_readme(args):
     return 0
 
 
+# What the first line of a cleartext greeting starts with, for the schemes whose server
+# speaks first.
+GREETING = {"imap": (b"* OK",), "pop3": (b"+OK",), "sieve": (b'"IMPLEMENTATION"',),
+            "ftp": (b"220",), "nntp": (b"200", b"201")}
+
+
 def port_answers(port, scheme):
-    """The port accepts a connection; on Dovecot's cleartext ports, a greeting also arrives.
-    Dovecot's master binds every port at once, but a login process greets only once it is
-    connected to the auth process. Never sends anything: a command sent before the greeting
-    gets "* OK Waiting for authentication process to respond.." from Dovecot."""
+    """The port accepts a connection; on the cleartext ports of a server that speaks first, a
+    greeting also arrives. Dovecot's master binds every port at once, but a login process
+    greets only once it is connected to the auth process. Never sends anything: a command
+    sent before the greeting gets "* OK Waiting for authentication process to respond.."
+    from Dovecot."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            if scheme not in ("imap", "pop3"):
+            if scheme not in GREETING:
                 return True
             buf = b""
             while b"\n" not in buf:
@@ -351,7 +410,7 @@ def port_answers(port, scheme):
                 if not data:
                     return False
                 buf += data
-            return buf.startswith((b"* OK", b"+OK"))
+            return buf.startswith(GREETING[scheme])
     except OSError:
         return False
 
@@ -370,7 +429,7 @@ def cmd_check(args):
         time.sleep(0.1)
     for name, off, kind, scheme, *_ in PEERS:
         state = "up" if name in up else "DOWN"
-        print(f"{name:<11} {kind:<8} {target(scheme, port_of(off, args.base)):<32} {state}")
+        print(f"{name:<14} {kind:<8} {target(scheme, port_of(off, args.base)):<36} {state}")
     return 0 if len(up) == len(todo) else 1
 
 

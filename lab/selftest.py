@@ -4,10 +4,12 @@
     lab/selftest.py [--lab-json PATH] [--no-posttls-finger]
 
 Reads $OSTLS_LAB_DIR/lab.json (default /tmp/ostls-lab/lab.json) of a running lab and tests
-each peer at the wire level: what the EHLO reply (IMAP CAPABILITY, POP3 CAPA) advertises,
-what STARTTLS (STLS) gets, whether the handshake succeeds and with which certificate
-(SHA-256 of the DER certificate and of the SPKI compared with lab.json), what the
-man-in-the-middle peers change, that the Dovecot peers let alice/secret log in, and what
+each peer at the wire level: what the EHLO reply (IMAP CAPABILITY, POP3 CAPA, ManageSieve
+capabilities, FTP FEAT, IRC CAP LS, NNTP CAPABILITIES, LDAP root DSE) advertises, what
+STARTTLS (STLS, AUTH TLS, SSLRequest, the LDAP StartTLS operation) gets, whether the
+handshake succeeds and with which certificate (SHA-256 of the DER certificate and of the
+SPKI compared with lab.json), what the man-in-the-middle peers change, that the Dovecot
+peers let alice/secret log in, that each daemon's session goes on after TLS, and what
 posttls-finger reports at may and verify. This tests the lab, not ostls.
 Ends with the line "N passed, N failed"; exit status 1 if anything failed.
 """
@@ -282,6 +284,409 @@ def test_dovecot(peers, anyctx, verifying):
           got.get("version") == "TLSv1.3", str(got.get("error")))
 
 
+# --- the other daemons: PostgreSQL, slapd, vsftpd, ManageSieve, InspIRCd, INN -------------
+
+SERVICE_PEERS = ("postgres", "postgres-plain", "ldap", "ldaps", "ldap-plain", "ftp", "ftp-plain",
+                 "ftps", "sieve", "sieve-plain", "irc", "ircs", "nntp", "nntp-notls", "nntps")
+
+
+def tls_facts(c, peer, ctx):
+    """Handshake on Conn c (its buffer must be empty), verified for the peer's servername."""
+    c.sock = ctx.wrap_socket(c.sock, server_hostname=peer["servername"])
+    return {"version": c.sock.version(), "fp": fingerprints(c.sock)}
+
+
+def implicit(peer, ctx):
+    c = Conn(port_of(peer), wrap=lambda s: ctx.wrap_socket(s, server_hostname=peer["servername"]))
+    return c, {"version": c.sock.version(), "fp": fingerprints(c.sock)}
+
+
+def check_tls(name, peer, got, how):
+    check(f"{name}: TLS 1.3 {how}, verified with the lab CA for {peer['servername']}",
+          got.get("version") == "TLSv1.3", str(got))
+    test_fp(name, peer, got)
+
+
+def session(name, fn):
+    """Run one dialogue; an exception is a failed check, not a crash."""
+    try:
+        fn()
+    except (ssl.SSLError, OSError, EOFError, ValueError, IndexError) as e:
+        check(f"{name}: dialogue completes", False, f"{type(e).__name__}: {e}")
+
+
+# PostgreSQL: SSLRequest (RFC-less, protocol 3.0 docs), StartupMessage, AuthenticationOk.
+PG_SSLREQUEST = bytes([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
+
+
+def pg_startup(c):
+    body = (b"\x00\x03\x00\x00" + b"user\x00postgres\x00database\x00postgres\x00\x00")
+    c.sock.sendall(len(body + b"1234").to_bytes(4, "big") + body)
+    while len(c.buf) < 9:
+        c._fill()
+    return c.buf[:1] == b"R" and c.buf[5:9] == b"\x00\x00\x00\x00"  # AuthenticationOk (trust)
+
+
+def test_postgres(peers, verifying):
+    p = peers["postgres"]
+
+    def tls():
+        c = Conn(port_of(p))
+        c.sock.sendall(PG_SSLREQUEST)
+        c._fill()
+        check("postgres: SSLRequest answered 'S', nothing after it", c.buf == b"S", repr(c.buf))
+        c.buf = b""
+        check_tls("postgres", p, tls_facts(c, p, verifying()), "after SSLRequest")
+        check("postgres: startup over TLS, AuthenticationOk (trust)", pg_startup(c), repr(c.buf))
+        c.close()
+    session("postgres", tls)
+
+    def plain():
+        c = Conn(port_of(peers["postgres-plain"]))
+        c.sock.sendall(PG_SSLREQUEST)
+        c._fill()
+        check("postgres-plain: SSLRequest answered 'N'", c.buf == b"N", repr(c.buf))
+        c.buf = b""
+        check("postgres-plain: startup in cleartext after 'N', AuthenticationOk",
+              pg_startup(c), repr(c.buf))
+        c.close()
+    session("postgres-plain", plain)
+
+
+# LDAP (RFC 4511): hand-made BER for the StartTLS extended request and a root DSE search.
+STARTTLS_OID = b"1.3.6.1.4.1.1466.20037"
+
+
+def ber(tag, body):
+    n = len(body)
+    size = bytes([n]) if n < 128 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + \
+        n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + size + body
+
+
+def ldap_msg(msgid, op):
+    return ber(0x30, ber(0x02, bytes([msgid])) + op)
+
+
+def ldap_starttls_request(msgid):
+    return ldap_msg(msgid, ber(0x77, ber(0x80, STARTTLS_OID)))
+
+
+def ldap_rootdse_request(msgid):
+    # baseObject "", scope base, derefAliases never, no limits, (objectClass=*), supportedExtension
+    op = (ber(0x04, b"") + ber(0x0a, b"\x00") + ber(0x0a, b"\x00") + ber(0x02, b"\x00") +
+          ber(0x02, b"\x00") + ber(0x01, b"\x00") + ber(0x87, b"objectClass") +
+          ber(0x30, ber(0x04, b"supportedExtension")))
+    return ldap_msg(msgid, ber(0x63, op))
+
+
+def ldap_read(c):
+    """One LDAPMessage: (protocolOp tag, its body)."""
+    def length(buf, i):
+        n = buf[i]
+        if n < 128:
+            return n, i + 1
+        k = n & 0x7f
+        return int.from_bytes(buf[i + 1:i + 1 + k], "big"), i + 1 + k
+    while True:
+        if len(c.buf) >= 2:
+            n, i = length(c.buf, 1)
+            if len(c.buf) >= i + n:
+                msg, c.buf = c.buf[i:i + n], c.buf[i + n:]
+                _, j = length(msg, 1)              # messageID INTEGER
+                j += msg[1] if msg[1] < 128 else 0  # (small ids only)
+                tag = msg[j]
+                m, k = length(msg, j + 1)
+                return tag, msg[k:k + m]
+        c._fill()
+
+
+def ldap_result_code(body):
+    return body[2] if body[:2] == b"\x0a\x01" else None  # resultCode ENUMERATED
+
+
+def ldap_rootdse(c, msgid):
+    """supportedExtension values (raw bytes of the entry) and the resultCode of the search."""
+    c.sock.sendall(ldap_rootdse_request(msgid))
+    entry = b""
+    while True:
+        tag, body = ldap_read(c)
+        if tag == 0x64:
+            entry += body
+        elif tag == 0x65:
+            return entry, ldap_result_code(body)
+
+
+def test_ldap(peers, verifying):
+    p = peers["ldap"]
+
+    def starttls():
+        # (StartTLS first, on a connection of its own: right after another operation slapd
+        # may answer it resultCode 1 "cannot start TLS when operations are outstanding".)
+        c = Conn(port_of(p))
+        entry, rc = ldap_rootdse(c, 1)
+        check("ldap: root DSE lists the StartTLS extended operation",
+              rc == 0 and STARTTLS_OID in entry, f"rc={rc} {entry!r}")
+        c.close()
+        c = Conn(port_of(p))
+        c.sock.sendall(ldap_starttls_request(2))
+        tag, body = ldap_read(c)
+        check("ldap: StartTLS answered success (ExtendedResponse resultCode 0), nothing after it",
+              tag == 0x78 and ldap_result_code(body) == 0 and c.buf == b"",
+              f"tag={tag:#x} {body!r} {c.buf!r}")
+        check_tls("ldap", p, tls_facts(c, p, verifying()), "after StartTLS")
+        _, rc = ldap_rootdse(c, 3)
+        check("ldap: root DSE search over TLS succeeds", rc == 0, f"rc={rc}")
+        c.close()
+    session("ldap", starttls)
+
+    def ldaps():
+        c, got = implicit(peers["ldaps"], verifying())
+        check_tls("ldaps", peers["ldaps"], got, "(implicit)")
+        _, rc = ldap_rootdse(c, 1)
+        check("ldaps: root DSE search succeeds", rc == 0, f"rc={rc}")
+        c.close()
+    session("ldaps", ldaps)
+
+    def plain():
+        c = Conn(port_of(peers["ldap-plain"]))
+        entry, rc = ldap_rootdse(c, 1)
+        check("ldap-plain: root DSE does not list StartTLS",
+              rc == 0 and STARTTLS_OID not in entry, f"rc={rc} {entry!r}")
+        c.close()
+        c = Conn(port_of(peers["ldap-plain"]))
+        c.sock.sendall(ldap_starttls_request(2))
+        tag, body = ldap_read(c)
+        check("ldap-plain: StartTLS answered resultCode 2 (protocolError)",
+              tag == 0x78 and ldap_result_code(body) == 2, f"tag={tag:#x} {body!r}")
+        _, rc = ldap_rootdse(c, 3)
+        check("ldap-plain: the session goes on in cleartext", rc == 0, f"rc={rc}")
+        c.close()
+    session("ldap-plain", plain)
+
+
+# FTP (RFC 959, 2389 FEAT, 4217 AUTH TLS): replies "NNN-" … "NNN text".
+def ftp_reply(c):
+    lines = [c.line()]
+    code = lines[0][:3]
+    if lines[0][3:4] == b"-":
+        while not (lines[-1][:3] == code and lines[-1][3:4] == b" "):
+            lines.append(c.line())
+    return lines
+
+
+def ftp_cmd(c, text):
+    c.sock.sendall(text.encode() + b"\r\n")
+    return ftp_reply(c)
+
+
+def ftp_feats(lines):
+    return [l.decode().strip().upper() for l in lines[1:-1]]
+
+
+def test_ftp(peers, verifying):
+    p = peers["ftp"]
+
+    def auth_tls():
+        c = Conn(port_of(p))
+        g = ftp_reply(c)
+        check("ftp: greeting 220", g[0].startswith(b"220 "), text(g))
+        check("ftp: FEAT lists AUTH TLS", "AUTH TLS" in ftp_feats(ftp_cmd(c, "FEAT")))
+        r = ftp_cmd(c, "AUTH TLS")
+        check("ftp: AUTH TLS answered 234, nothing after it", r[0].startswith(b"234 ") and
+              c.buf == b"", f"{text(r)} {c.buf!r}")
+        check_tls("ftp", p, tls_facts(c, p, verifying()), "after AUTH TLS")
+        r = [ftp_cmd(c, "USER anonymous"), ftp_cmd(c, "PBSZ 0"), ftp_cmd(c, "PROT P")]
+        check("ftp: anonymous login over TLS (230), PBSZ/PROT P (200)",
+              [x[0][:3] for x in r] == [b"230", b"200", b"200"], str(r))
+        ftp_cmd(c, "QUIT")
+        c.close()
+    session("ftp", auth_tls)
+
+    def plain():
+        c = Conn(port_of(peers["ftp-plain"]))
+        ftp_reply(c)
+        check("ftp-plain: FEAT lists no AUTH", not any(f.startswith("AUTH") for f in
+                                                      ftp_feats(ftp_cmd(c, "FEAT"))))
+        r = ftp_cmd(c, "AUTH TLS")
+        check("ftp-plain: AUTH TLS sent anyway is refused (530)", r[0].startswith(b"530 "), text(r))
+        r = ftp_cmd(c, "USER anonymous")
+        check("ftp-plain: anonymous login in cleartext (230)", r[0].startswith(b"230 "), text(r))
+        ftp_cmd(c, "QUIT")
+        c.close()
+    session("ftp-plain", plain)
+
+    def ftps():
+        c, got = implicit(peers["ftps"], verifying())
+        check_tls("ftps", peers["ftps"], got, "(implicit)")
+        g = ftp_reply(c)
+        check("ftps: greeting 220 over TLS", g[0].startswith(b"220 "), text(g))
+        c.close()
+    session("ftps", ftps)
+
+
+# ManageSieve (RFC 5804): capability lines '"NAME" ["value"]', then 'OK …'.
+def sieve_caps(c):
+    caps = []
+    while True:
+        l = c.line()
+        if l.startswith((b"OK", b"NO", b"BYE")):
+            return caps, l
+        caps.append(l.decode().split('"')[1].upper())
+
+
+def test_sieve(peers, verifying):
+    import base64
+    login = 'AUTHENTICATE "PLAIN" "%s"\r\n' % base64.b64encode(b"\0alice\0secret").decode()
+    p = peers["sieve"]
+
+    def starttls():
+        c = Conn(port_of(p))
+        caps, ok = sieve_caps(c)
+        check("sieve: capabilities list STARTTLS", "STARTTLS" in caps and ok.startswith(b"OK"),
+              f"{caps} {ok!r}")
+        c.sock.sendall(b"STARTTLS\r\n")
+        r = c.line()
+        check("sieve: STARTTLS answered OK, nothing after it", r.startswith(b"OK") and
+              c.buf == b"", f"{r!r} {c.buf!r}")
+        check_tls("sieve", p, tls_facts(c, p, verifying()), "after STARTTLS")
+        caps, ok = sieve_caps(c)
+        check("sieve: capabilities re-sent after TLS, without STARTTLS",
+              "STARTTLS" not in caps and "SASL" in caps and ok.startswith(b"OK"), f"{caps} {ok!r}")
+        c.sock.sendall(login.encode())
+        r = c.line()
+        check("sieve: alice/secret logs in (AUTHENTICATE PLAIN)", r.startswith(b"OK"), repr(r))
+        c.sock.sendall(b"LOGOUT\r\n")
+        c.close()
+    session("sieve", starttls)
+
+    def plain():
+        c = Conn(port_of(peers["sieve-plain"]))
+        caps, ok = sieve_caps(c)
+        check("sieve-plain: capabilities without STARTTLS",
+              caps and "STARTTLS" not in caps and ok.startswith(b"OK"), f"{caps} {ok!r}")
+        c.sock.sendall(b"STARTTLS\r\n")
+        r = c.line()
+        check("sieve-plain: STARTTLS sent anyway is refused (NO)", r.startswith(b"NO"), repr(r))
+        c.sock.sendall(login.encode())
+        r = c.line()
+        check("sieve-plain: alice/secret logs in in cleartext", r.startswith(b"OK"), repr(r))
+        c.close()
+    session("sieve-plain", plain)
+
+
+# IRC: IRCv3 CAP LS with "tls", STARTTLS -> 670 (no greeting before the client speaks).
+def irc_until(c, pred):
+    while True:
+        l = c.line()
+        if pred(l):
+            return l
+
+
+def irc_register(c, nick):
+    c.sock.sendall(f"NICK {nick}\r\nUSER {nick} 0 * :ostls lab selftest\r\n".encode())
+    return irc_until(c, lambda l: l.split(b" ")[1:2] in ([b"001"], [b"433"], [b"ERROR"]) or
+                     l.startswith(b"ERROR"))
+
+
+def test_irc(peers, verifying):
+    p = peers["irc"]
+
+    def starttls():
+        c = Conn(port_of(p))
+        c.sock.sendall(b"CAP LS 302\r\n")
+        l = irc_until(c, lambda l: b" CAP " in l)
+        caps = l.rsplit(b":", 1)[-1].split()
+        check("irc: CAP LS lists tls", b"tls" in caps, repr(l))
+        c.sock.sendall(b"STARTTLS\r\n")
+        l = c.line()
+        check("irc: STARTTLS answered 670, nothing after it", l.split(b" ")[1:2] == [b"670"] and
+              c.buf == b"", f"{l!r} {c.buf!r}")
+        check_tls("irc", p, tls_facts(c, p, verifying()), "after STARTTLS")
+        c.sock.sendall(b"CAP END\r\n")
+        l = irc_register(c, "labst1")
+        check("irc: registration over TLS (001)", l.split(b" ")[1:2] == [b"001"], repr(l))
+        c.sock.sendall(b"QUIT\r\n")
+        c.close()
+    session("irc", starttls)
+
+    def ircs():
+        c, got = implicit(peers["ircs"], verifying())
+        check_tls("ircs", peers["ircs"], got, "(implicit)")
+        l = irc_register(c, "labst2")
+        check("ircs: registration (001)", l.split(b" ")[1:2] == [b"001"], repr(l))
+        c.sock.sendall(b"QUIT\r\n")
+        c.close()
+    session("ircs", ircs)
+
+
+# NNTP (RFC 3977, 4642): CAPABILITIES "101 …" … ".", STARTTLS -> 382.
+def nntp_caps(c):
+    c.sock.sendall(b"CAPABILITIES\r\n")
+    first, caps = c.line(), []
+    if first.startswith(b"101"):
+        while (l := c.line()) != b".\r\n":
+            caps.append(l.decode().split()[0].upper())
+    return caps
+
+
+def nntp_cmd(c, text):
+    c.sock.sendall(text.encode() + b"\r\n")
+    return c.line()
+
+
+def test_nntp(peers, verifying):
+    p = peers["nntp"]
+
+    def starttls():
+        c = Conn(port_of(p))
+        g = c.line()
+        check("nntp: greeting 201 (reading, no posting)", g.startswith(b"201 "), repr(g))
+        check("nntp: CAPABILITIES lists STARTTLS", "STARTTLS" in nntp_caps(c))
+        r = nntp_cmd(c, "STARTTLS")
+        check("nntp: STARTTLS answered 382, nothing after it", r.startswith(b"382") and
+              c.buf == b"", f"{r!r} {c.buf!r}")
+        check_tls("nntp", p, tls_facts(c, p, verifying()), "after STARTTLS")
+        caps = nntp_caps(c)
+        check("nntp: no STARTTLS in CAPABILITIES after TLS", caps and "STARTTLS" not in caps,
+              str(caps))
+        r = nntp_cmd(c, "GROUP lab.test")
+        check("nntp: GROUP lab.test over TLS (211)", r.startswith(b"211 "), repr(r))
+        nntp_cmd(c, "QUIT")
+        c.close()
+    session("nntp", starttls)
+
+    def notls():
+        c = Conn(port_of(peers["nntp-notls"]))
+        c.line()
+        check("nntp-notls: CAPABILITIES still lists STARTTLS", "STARTTLS" in nntp_caps(c))
+        r = nntp_cmd(c, "STARTTLS")
+        check("nntp-notls: STARTTLS answered 580", r.startswith(b"580 "), repr(r))
+        r = nntp_cmd(c, "GROUP lab.test")
+        check("nntp-notls: the session goes on in cleartext (GROUP 211)", r.startswith(b"211 "),
+              repr(r))
+        nntp_cmd(c, "QUIT")
+        c.close()
+    session("nntp-notls", notls)
+
+    def nntps():
+        c, got = implicit(peers["nntps"], verifying())
+        check_tls("nntps", peers["nntps"], got, "(implicit)")
+        g = c.line()
+        check("nntps: greeting 201 over TLS", g.startswith(b"201 "), repr(g))
+        c.close()
+    session("nntps", nntps)
+
+
+def test_services(peers, verifying):
+    test_postgres(peers, verifying)
+    test_ldap(peers, verifying)
+    test_ftp(peers, verifying)
+    test_sieve(peers, verifying)
+    test_irc(peers, verifying)
+    test_nntp(peers, verifying)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     lab_dir = os.environ.get("OSTLS_LAB_DIR", "/tmp/ostls-lab")
@@ -492,6 +897,10 @@ def main():
     # --- Dovecot peers (IMAP, POP3) ------------------------------------------------------
     if all(n in peers for n in DOVECOT_PEERS):
         test_dovecot(peers, anyctx, verifying)
+
+    # --- PostgreSQL, slapd, vsftpd, ManageSieve, InspIRCd, INN --------------------------
+    if all(n in peers for n in SERVICE_PEERS):
+        test_services(peers, verifying)
 
     # --- posttls-finger ------------------------------------------------------------------
     if not args.no_posttls_finger:

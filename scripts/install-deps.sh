@@ -19,6 +19,10 @@ packages=(
   dovecot-core dovecot-imapd dovecot-pop3d
   # bench/dane: a validating caching resolver daemon for posttls-finger (no system instance)
   unbound
+  # the lab's other STARTTLS peers (lab/lab starts private instances; no system instances):
+  # PostgreSQL, OpenLDAP slapd (+ ldapsearch), vsftpd, ManageSieve in the lab Dovecot,
+  # InspIRCd (IRC), INN (NNTP)
+  postgresql slapd ldap-utils vsftpd dovecot-managesieved dovecot-sieve inspircd inn2
 )
 
 missing=()
@@ -43,7 +47,28 @@ if ((${#missing[@]})); then
     added_policy=1
   fi
   $SUDO apt-get update -q
-  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # inn2's postinst fails twice on this kind of machine: innconfval ("hostname does not
+  # resolve or domain not set in inn.conf": the host name has no domain), then newaliases
+  # (Postfix has no /etc/postfix/main.cf) after it adds "usenet: root" to /etc/aliases.
+  # Give the never started system INN the lab's domain, add the alias ourselves, and finish
+  # configuring it.
+  inn_fix() {
+    [[ -f /etc/news/inn.conf ]] || return 0
+    /usr/lib/news/bin/innconfval pathdb >/dev/null 2>&1 ||
+      $SUDO sed -i 's/^#domain:.*/domain:                      lab.test/' /etc/news/inn.conf
+    if [[ -f /etc/aliases ]] && ! grep -q '^usenet:' /etc/aliases; then
+      echo "usenet: root" | $SUDO tee -a /etc/aliases >/dev/null
+    fi
+  }
+  inn_fix
+  if ! $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+    inn_fix
+    $SUDO dpkg --configure -a
+  fi
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+      { echo "install-deps: $p did not install" >&2; exit 1; }
+  done
   [[ -z $added_policy ]] || $SUDO rm -f /usr/sbin/policy-rc.d
 fi
 
@@ -59,6 +84,34 @@ pid=$(cat /run/dovecot/master.pid 2>/dev/null || true)
 if [[ $pid =~ ^[0-9]+$ ]] && [[ $(cat /proc/"$pid"/comm 2>/dev/null) == dovecot ]]; then
   ${SUDO:-} doveadm stop >/dev/null 2>&1 || ${SUDO:-} kill "$pid" 2>/dev/null || true
 fi
+
+# The lab's other daemons (PostgreSQL, slapd, vsftpd, InspIRCd, INN) run only as private
+# instances that lab/lab starts. Their packages enable a system service and try to start it
+# (policy-rc.d forbids that above, but an earlier install without it may have): disable the
+# system services, and stop a system instance that runs anyway. Each is found by its system
+# cluster list, pid file or unit, never a lab's instance.
+for svc in postgresql slapd vsftpd inspircd inn2; do
+  [[ -e /etc/init.d/$svc || -e /lib/systemd/system/$svc.service ]] || continue
+  ${SUDO:-} update-rc.d "$svc" disable >/dev/null 2>&1 || true
+  ${SUDO:-} systemctl disable "$svc" >/dev/null 2>&1 || true
+  if [[ -d /run/systemd/system ]]; then ${SUDO:-} systemctl stop "$svc" >/dev/null 2>&1 || true; fi
+done
+if command -v pg_lsclusters >/dev/null; then
+  pg_lsclusters -h 2>/dev/null | awk '$4 == "online" { print $1, $2 }' | while read -r ver name; do
+    ${SUDO:-} pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || true
+  done
+fi
+stop_system_pidfile() { # pidfile comm
+  local pid
+  pid=$(head -n1 "$1" 2>/dev/null || true)
+  if [[ $pid =~ ^[0-9]+$ ]] && [[ $(cat /proc/"$pid"/comm 2>/dev/null) == "$2" ]]; then
+    ${SUDO:-} kill "$pid" 2>/dev/null || true
+  fi
+}
+stop_system_pidfile /run/slapd/slapd.pid slapd
+stop_system_pidfile /run/vsftpd/vsftpd.pid vsftpd
+stop_system_pidfile /run/inspircd/inspircd.pid inspircd
+stop_system_pidfile /run/news/innd.pid innd
 
 # Never leave a system Postfix listening on port 25.
 if command -v postfix >/dev/null && [[ -f /etc/postfix/main.cf ]]; then

@@ -11,9 +11,11 @@
 # for <name> in mx.lab.test (lab CA, P-256), selfsigned.lab.test (self-signed, P-256),
 # expired.lab.test (lab CA, P-256, validity entirely in the past),
 # legacy.lab.test (lab CA, RSA 2048, for RSA key exchange),
-# imap.lab.test (lab CA, P-256, SAN imap.lab.test + pop3.lab.test: the Dovecot peers).
-# Also imap.lab.test.certs.pem (leaf + CA, no key): Dovecot's ssl_cert takes the
-# certificates alone and its ssl_key the key.
+# imap.lab.test (lab CA, P-256, SAN imap.lab.test + pop3.lab.test + sieve.lab.test: the
+# Dovecot peers), services.lab.test (lab CA, P-256, SAN also postgres, ldap, ftp, irc and
+# news.lab.test: PostgreSQL, slapd, vsftpd, InspIRCd, INN).
+# Also <name>.certs.pem (leaf + CA, no key) for imap and services.lab.test: Dovecot's
+# ssl_cert and the other daemons take the certificates alone and the key separately.
 set -euo pipefail
 
 out=${1:?usage: make-pki.sh OUTDIR}
@@ -133,9 +135,17 @@ issue selfsigned.lab.test selfsigned.lab.test.key leaf_self "$past" "$future" se
 new_ec_key expired.lab.test.key
 issue expired.lab.test expired.lab.test.key leaf_ec "$(utc '-400 days')" "$(utc '-35 days')"
 
-# imap.lab.test: lab CA, ECDSA P-256, also valid for pop3.lab.test (the Dovecot peers)
+# imap.lab.test: lab CA, ECDSA P-256, also valid for pop3.lab.test and sieve.lab.test (the
+# Dovecot peers)
 new_ec_key imap.lab.test.key
-LAB_EXTRA_SAN=",DNS:pop3.lab.test" issue imap.lab.test imap.lab.test.key leaf_ec "$past" "$future"
+LAB_EXTRA_SAN=",DNS:pop3.lab.test,DNS:sieve.lab.test" \
+  issue imap.lab.test imap.lab.test.key leaf_ec "$past" "$future"
+
+# services.lab.test: lab CA, ECDSA P-256, one leaf for the other daemons (PostgreSQL, slapd,
+# vsftpd, InspIRCd, INN), each probed with its own name
+new_ec_key services.lab.test.key
+LAB_EXTRA_SAN=",DNS:postgres.lab.test,DNS:ldap.lab.test,DNS:ftp.lab.test,DNS:irc.lab.test,DNS:news.lab.test" \
+  issue services.lab.test services.lab.test.key leaf_ec "$past" "$future"
 
 rm -rf ca-db ca.cnf
 
@@ -143,13 +153,16 @@ rm -rf ca-db ca.cnf
 for name in mx.lab.test legacy.lab.test expired.lab.test imap.lab.test; do
   cat "$name.key" "$name.pem" ca.pem >"$name.chain.pem"
 done
-cat imap.lab.test.pem ca.pem >imap.lab.test.certs.pem
+for name in imap.lab.test services.lab.test; do
+  cat "$name.pem" ca.pem >"$name.certs.pem"
+done
 cat selfsigned.lab.test.key selfsigned.lab.test.pem >selfsigned.lab.test.chain.pem
 
 {
   echo "{"
   sep=""
-  for name in ca mx.lab.test selfsigned.lab.test expired.lab.test legacy.lab.test imap.lab.test; do
+  for name in ca mx.lab.test selfsigned.lab.test expired.lab.test legacy.lab.test imap.lab.test \
+    services.lab.test; do
     cert_fp=$(openssl x509 -in "$name.pem" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)
     spki_fp=$(openssl x509 -in "$name.pem" -noout -pubkey | openssl pkey -pubin -outform DER |
       openssl dgst -sha256 -r | cut -d' ' -f1)

@@ -107,7 +107,8 @@ def test_posttls_finger(run, lab, root):
 def openssl_negotiates(scheme, hostport, servername):
     """(version, cipher) that `openssl s_client` negotiates with the same peer, or None."""
     host, port = hostport.strip("[").replace("]", "").rsplit(":", 1)
-    starttls = {"smtp": "smtp", "submission": "smtp", "imap": "imap", "pop3": "pop3"}.get(scheme)
+    starttls = {"smtp": "smtp", "submission": "smtp", "imap": "imap", "pop3": "pop3", "postgres": "postgres",
+                "ldap": "ldap", "ftp": "ftp", "sieve": "sieve", "irc": "irc", "nntp": "nntp"}.get(scheme)
     args = ["openssl", "s_client", "-brief", "-connect", f"{host}:{port}", "-servername", servername]
     if starttls:
         args += ["-starttls", starttls]
