@@ -18,13 +18,15 @@ from labtest import EXIT, Runner
 AUTH_EE = dict(verdict="ok", protection="authenticated", auth_method="dane-ee", trust="Verified", tlsa="secure",
                effective="dane-only", source="dane")
 AUTH_TA = dict(AUTH_EE, auth_method="dane-ta")
-MISMATCH = dict(verdict="fail", protection="encrypted", auth_method="none", tlsa="secure", effective="dane-only",
-                result_type="validation-failure")
-UNUSABLE = dict(verdict="ok", protection="encrypted", auth_method="none", tlsa="unusable", effective="encrypt",
-                source="dane")
-NO_STARTTLS = dict(verdict="fail", protection="cleartext", tlsa="secure", effective="dane-only",
+# Probed without --cafile: outside DANE the lab CA is not a trust anchor, so TLS is "Untrusted".
+MISMATCH = dict(verdict="fail", protection="encrypted", auth_method="none", trust="Untrusted", tlsa="secure",
+                effective="dane-only", result_type="validation-failure")
+UNUSABLE = dict(verdict="ok", protection="encrypted", auth_method="none", trust="Untrusted", tlsa="unusable",
+                effective="encrypt", source="dane")
+NO_STARTTLS = dict(verdict="fail", protection="cleartext", trust=None, tlsa="secure", effective="dane-only",
                    result_type="starttls-not-supported")
-MAY_INSECURE = dict(verdict="ok", protection="encrypted", auth_method="none", tlsa="insecure", effective="may")
+MAY_INSECURE = dict(verdict="ok", protection="encrypted", auth_method="none", trust="Untrusted", tlsa="insecure",
+                    effective="may")
 REQUIRED = dict(verdict="fail", protection="cleartext", tlsa="insecure", result_type="dane-required")
 BOGUS = dict(verdict="defer", protection="cleartext", result_type="dnssec-invalid", mx_state="bogus")
 SERVFAIL = dict(verdict="defer", protection="cleartext", mx_state="servfail")
