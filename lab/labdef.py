@@ -145,6 +145,7 @@ IMAP = "imap.lab.test"   # the Dovecot certificate: SAN imap, pop3 and sieve.lab
 POP3 = "pop3.lab.test"
 SIEVE = "sieve.lab.test"
 SERVICES = "services.lab.test"  # one leaf, SAN postgres, ldap, ftp, irc and news.lab.test
+XMPP = "xmpp.lab.test"  # the Prosody virtual host and its lab-CA leaf
 
 # name, port offset, kind, scheme, servername, certificate presented (None: none),
 # description, expectations, extra fields
@@ -252,13 +253,26 @@ PEERS = [
      "does before authentication) and answers it 580 Error initializing TLS", nntp_notls_expect),
     ("nntps", 36, "inn", "nntps", "news.lab.test", SERVICES,
      "INN nnrpd -S: NNTP over implicit TLS", implicit_expect),
+    ("xmpp", 37, "prosody", "xmpp", XMPP, XMPP,
+     "Prosody c2s with STARTTLS, required (c2s_require_encryption: <starttls><required/>), "
+     "VirtualHost and lab-CA certificate xmpp.lab.test", starttls_expect),
+    ("xmpp-server", 38, "prosody", "xmpp-server", XMPP, XMPP,
+     "Prosody s2s port of the same instance: STARTTLS offered (and required), lab-CA "
+     "certificate xmpp.lab.test", starttls_expect),
+    ("xmpps", 39, "prosody", "xmpps", XMPP, XMPP,
+     "Prosody c2s over direct TLS (c2s_direct_tls_ports, same instance as xmpp)",
+     implicit_expect),
+    ("xmpp-plain", 40, "prosody", "xmpp", XMPP, None,
+     "a second Prosody instance, VirtualHost xmpp.lab.test without any certificate and "
+     "c2s_require_encryption = false: no <starttls/> in the stream features", plain_expect),
 ]
 
 # The application protocol each target scheme speaks (lab.json "protocol").
 PROTOCOL = {"smtp": "smtp", "submission": "smtp", "smtps": "smtp", "imap": "imap",
             "imaps": "imap", "pop3": "pop3", "pop3s": "pop3", "postgres": "postgres",
             "ldap": "ldap", "ldaps": "ldap", "ftp": "ftp", "ftps": "ftp", "sieve": "sieve",
-            "irc": "irc", "ircs": "irc", "nntp": "nntp", "nntps": "nntp"}
+            "irc": "irc", "ircs": "irc", "nntp": "nntp", "nntps": "nntp", "xmpp": "xmpp",
+            "xmpp-server": "xmpp", "xmpps": "xmpp"}
 
 EXTRA = {"silent": {"timeout": 2}}
 

@@ -5,8 +5,9 @@
 
 Reads $OSTLS_LAB_DIR/lab.json (default /tmp/ostls-lab/lab.json) of a running lab and tests
 each peer at the wire level: what the EHLO reply (IMAP CAPABILITY, POP3 CAPA, ManageSieve
-capabilities, FTP FEAT, IRC CAP LS, NNTP CAPABILITIES, LDAP root DSE) advertises, what
-STARTTLS (STLS, AUTH TLS, SSLRequest, the LDAP StartTLS operation) gets, whether the
+capabilities, FTP FEAT, IRC CAP LS, NNTP CAPABILITIES, LDAP root DSE, XMPP stream features)
+advertises, what STARTTLS (STLS, AUTH TLS, SSLRequest, the LDAP StartTLS operation, XMPP
+<starttls/>) gets, whether the
 handshake succeeds and with which certificate (SHA-256 of the DER certificate and of the
 SPKI compared with lab.json), what the man-in-the-middle peers change, that the Dovecot
 peers let alice/secret log in, that each daemon's session goes on after TLS, and what
@@ -678,6 +679,74 @@ def test_nntp(peers, verifying):
     session("nntps", nntps)
 
 
+# --- Prosody (XMPP): c2s and s2s with STARTTLS, c2s direct TLS, c2s without TLS -------------
+
+XMPP_PEERS = ("xmpp", "xmpp-server", "xmpps", "xmpp-plain")
+
+
+def xmpp_open(c, ns, to="xmpp.lab.test"):
+    """Send a stream header, return the stream features element (raw bytes)."""
+    c.sock.sendall(f"<?xml version='1.0'?><stream:stream to='{to}' version='1.0' "
+                   f"xmlns='{ns}' xmlns:stream='http://etherx.jabber.org/streams'>".encode())
+    return xmpp_until(c, b"</stream:features>")
+
+
+def xmpp_until(c, end):
+    while end not in c.buf:
+        c._fill()
+    out, _, c.buf = c.buf.partition(end)
+    return out + end
+
+
+def test_xmpp(peers, verifying):
+    tls_ns = b"urn:ietf:params:xml:ns:xmpp-tls"
+
+    def starttls(name, ns, required):
+        p = peers[name]
+        c = Conn(port_of(p))
+        f = xmpp_open(c, ns)
+        check(f"{name}: stream features offer <starttls/>", b"<starttls" in f and tls_ns in f,
+              f.decode(errors="replace")[-300:])
+        if required:
+            check(f"{name}: <starttls> carries <required/>", b"<required" in f)
+        c.sock.sendall(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        r = xmpp_until(c, b"/>")
+        check(f"{name}: <starttls/> answered <proceed/>, nothing after it",
+              b"<proceed" in r and c.buf == b"", f"{r!r} {c.buf!r}")
+        check_tls(name, p, tls_facts(c, p, verifying()), "after STARTTLS")
+        f = xmpp_open(c, ns)
+        check(f"{name}: no <starttls/> in the features after TLS", b"<starttls" not in f and
+              b"features" in f, f.decode(errors="replace")[-300:])
+        c.close()
+    session("xmpp", lambda: starttls("xmpp", "jabber:client", True))
+    session("xmpp-server", lambda: starttls("xmpp-server", "jabber:server", False))
+
+    def xmpps():
+        p = peers["xmpps"]
+        c, got = implicit(p, verifying())
+        check_tls("xmpps", p, got, "(direct TLS)")
+        f = xmpp_open(c, "jabber:client")
+        check("xmpps: stream features over TLS without <starttls/>",
+              b"<starttls" not in f and b"mechanisms" in f, f.decode(errors="replace")[-300:])
+        c.close()
+    session("xmpps", xmpps)
+
+    def plain():
+        c = Conn(port_of(peers["xmpp-plain"]))
+        f = xmpp_open(c, "jabber:client")
+        check("xmpp-plain: stream features without <starttls/>, SASL offered",
+              b"<starttls" not in f and b"mechanisms" in f, f.decode(errors="replace")[-300:])
+        c.sock.sendall(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        try:
+            r = xmpp_until(c, b">")
+        except (EOFError, OSError):
+            r = b"(closed)"
+        check("xmpp-plain: <starttls/> sent anyway gets no <proceed/>", b"<proceed" not in r,
+              repr(r))
+        c.close()
+    session("xmpp-plain", plain)
+
+
 def test_services(peers, verifying):
     test_postgres(peers, verifying)
     test_ldap(peers, verifying)
@@ -901,6 +970,10 @@ def main():
     # --- PostgreSQL, slapd, vsftpd, ManageSieve, InspIRCd, INN --------------------------
     if all(n in peers for n in SERVICE_PEERS):
         test_services(peers, verifying)
+
+    # --- Prosody (XMPP) ----------------------------------------------------------------
+    if all(n in peers for n in XMPP_PEERS):
+        test_xmpp(peers, verifying)
 
     # --- posttls-finger ------------------------------------------------------------------
     if not args.no_posttls_finger:

@@ -21,8 +21,8 @@ packages=(
   unbound
   # the lab's other STARTTLS peers (lab/lab starts private instances; no system instances):
   # PostgreSQL, OpenLDAP slapd (+ ldapsearch), vsftpd, ManageSieve in the lab Dovecot,
-  # InspIRCd (IRC), INN (NNTP)
-  postgresql slapd ldap-utils vsftpd dovecot-managesieved dovecot-sieve inspircd inn2
+  # InspIRCd (IRC), INN (NNTP), Prosody (XMPP)
+  postgresql slapd ldap-utils vsftpd dovecot-managesieved dovecot-sieve inspircd inn2 prosody
 )
 
 missing=()
@@ -85,12 +85,12 @@ if [[ $pid =~ ^[0-9]+$ ]] && [[ $(cat /proc/"$pid"/comm 2>/dev/null) == dovecot 
   ${SUDO:-} doveadm stop >/dev/null 2>&1 || ${SUDO:-} kill "$pid" 2>/dev/null || true
 fi
 
-# The lab's other daemons (PostgreSQL, slapd, vsftpd, InspIRCd, INN) run only as private
+# The lab's other daemons (PostgreSQL, slapd, vsftpd, InspIRCd, INN, Prosody) run only as private
 # instances that lab/lab starts. Their packages enable a system service and try to start it
 # (policy-rc.d forbids that above, but an earlier install without it may have): disable the
 # system services, and stop a system instance that runs anyway. Each is found by its system
 # cluster list, pid file or unit, never a lab's instance.
-for svc in postgresql slapd vsftpd inspircd inn2; do
+for svc in postgresql slapd vsftpd inspircd inn2 prosody; do
   [[ -e /etc/init.d/$svc || -e /lib/systemd/system/$svc.service ]] || continue
   ${SUDO:-} update-rc.d "$svc" disable >/dev/null 2>&1 || true
   ${SUDO:-} systemctl disable "$svc" >/dev/null 2>&1 || true
@@ -112,6 +112,7 @@ stop_system_pidfile /run/slapd/slapd.pid slapd
 stop_system_pidfile /run/vsftpd/vsftpd.pid vsftpd
 stop_system_pidfile /run/inspircd/inspircd.pid inspircd
 stop_system_pidfile /run/news/innd.pid innd
+stop_system_pidfile /run/prosody/prosody.pid lua5.4
 
 # Never leave a system Postfix listening on port 25.
 if command -v postfix >/dev/null && [[ -f /etc/postfix/main.cf ]]; then

@@ -13,8 +13,9 @@
 # legacy.lab.test (lab CA, RSA 2048, for RSA key exchange),
 # imap.lab.test (lab CA, P-256, SAN imap.lab.test + pop3.lab.test + sieve.lab.test: the
 # Dovecot peers), services.lab.test (lab CA, P-256, SAN also postgres, ldap, ftp, irc and
-# news.lab.test: PostgreSQL, slapd, vsftpd, InspIRCd, INN).
-# Also <name>.certs.pem (leaf + CA, no key) for imap and services.lab.test: Dovecot's
+# news.lab.test: PostgreSQL, slapd, vsftpd, InspIRCd, INN), xmpp.lab.test (lab CA, P-256:
+# Prosody).
+# Also <name>.certs.pem (leaf + CA, no key) for imap, services and xmpp.lab.test: Dovecot's
 # ssl_cert and the other daemons take the certificates alone and the key separately.
 set -euo pipefail
 
@@ -147,13 +148,16 @@ new_ec_key services.lab.test.key
 LAB_EXTRA_SAN=",DNS:postgres.lab.test,DNS:ldap.lab.test,DNS:ftp.lab.test,DNS:irc.lab.test,DNS:news.lab.test" \
   issue services.lab.test services.lab.test.key leaf_ec "$past" "$future"
 
+# xmpp.lab.test: lab CA, ECDSA P-256 (the Prosody peers' virtual host xmpp.lab.test)
+new_ec_key xmpp.lab.test.key
+issue xmpp.lab.test xmpp.lab.test.key leaf_ec "$past" "$future"
 rm -rf ca-db ca.cnf
 
 # --- chains (key first, then leaf, then issuer), fingerprints -------------
 for name in mx.lab.test legacy.lab.test expired.lab.test imap.lab.test; do
   cat "$name.key" "$name.pem" ca.pem >"$name.chain.pem"
 done
-for name in imap.lab.test services.lab.test; do
+for name in imap.lab.test services.lab.test xmpp.lab.test; do
   cat "$name.pem" ca.pem >"$name.certs.pem"
 done
 cat selfsigned.lab.test.key selfsigned.lab.test.pem >selfsigned.lab.test.chain.pem
@@ -162,7 +166,7 @@ cat selfsigned.lab.test.key selfsigned.lab.test.pem >selfsigned.lab.test.chain.p
   echo "{"
   sep=""
   for name in ca mx.lab.test selfsigned.lab.test expired.lab.test legacy.lab.test imap.lab.test \
-    services.lab.test; do
+    services.lab.test xmpp.lab.test; do
     cert_fp=$(openssl x509 -in "$name.pem" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)
     spki_fp=$(openssl x509 -in "$name.pem" -noout -pubkey | openssl pkey -pubin -outform DER |
       openssl dgst -sha256 -r | cut -d' ' -f1)

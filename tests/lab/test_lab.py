@@ -108,10 +108,13 @@ def openssl_negotiates(scheme, hostport, servername):
     """(version, cipher) that `openssl s_client` negotiates with the same peer, or None."""
     host, port = hostport.strip("[").replace("]", "").rsplit(":", 1)
     starttls = {"smtp": "smtp", "submission": "smtp", "imap": "imap", "pop3": "pop3", "postgres": "postgres",
-                "ldap": "ldap", "ftp": "ftp", "sieve": "sieve", "irc": "irc", "nntp": "nntp"}.get(scheme)
+                "ldap": "ldap", "ftp": "ftp", "sieve": "sieve", "irc": "irc", "nntp": "nntp", "xmpp": "xmpp",
+                "xmpp-server": "xmpp-server"}.get(scheme)
     args = ["openssl", "s_client", "-brief", "-connect", f"{host}:{port}", "-servername", servername]
     if starttls:
         args += ["-starttls", starttls]
+    if starttls and starttls.startswith("xmpp"):
+        args += ["-xmpphost", servername]  # the stream's to=, as ostls sends it
     r = subprocess.run(args, input="", capture_output=True, text=True, timeout=30)
     # -brief prints "Protocol version: TLSv1.1" and "Ciphersuite: AES256-SHA" on stderr.
     fields = {}
