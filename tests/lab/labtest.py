@@ -30,6 +30,17 @@ class Runner:
         lines = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
         return r.returncode, lines, r.stderr, elapsed
 
+    def check_outcome(self, label, code, out, err, exp, compare):
+        """One probe that must give exactly one outcome matching `exp` (via `compare`) and the
+        exit status of its verdict."""
+        if len(out) != 1:
+            self.check(label, [f"expected one JSON outcome, got {len(out)}; stderr: {err.strip()}"])
+            return
+        problems = compare(out[0], exp)
+        if code != EXIT[exp["verdict"]]:
+            problems.append(f"exit status {code}, expected {EXIT[exp['verdict']]}")
+        self.check(label, problems)
+
     def summary(self):
         print(f"{self.passed} passed, {self.failed} failed")
         return 0 if self.failed == 0 and self.passed > 0 else 1

@@ -63,13 +63,7 @@ def test_expectations(run, lab):
         for case, exp in peer["expect"].items():
             code, out, err, _ = run.probe(*expectation_args(peer, case, lab["ca_file"]), peer["target"])
             label = f"{peer['name']:<11} {case:<18} → {exp['verdict']}/{exp['protection']}"
-            if len(out) != 1:
-                run.check(label, [f"expected one JSON line, got {len(out)}; stderr: {err.strip()}"])
-                continue
-            problems = compare(out[0], exp)
-            if code != EXIT[exp["verdict"]]:
-                problems.append(f"exit status {code}, expected {EXIT[exp['verdict']]}")
-            run.check(label, problems)
+            run.check_outcome(label, code, out, err, exp, compare)
 
 
 def posttls_finger(root, level, hostport, servername):
