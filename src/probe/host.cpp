@@ -4,7 +4,6 @@
 #include "probe/host.hpp"
 
 #include <algorithm>
-#include <cctype>
 
 #include <fmt/format.h>
 
@@ -102,6 +101,14 @@ net::awaitable<void> upgrade(net::Channel& ch, const Session& s, Attempt& a) {
                                                .records = s.dane->usable});
     if (!setup) {
       a.error = setup.error();
+      co_return;
+    }
+    if (setup->added == 0) {
+      // Policy found usable records but OpenSSL accepted none: without them OpenSSL would fall
+      // back to PKIX, so stop here rather than authenticate by something the TLSA did not say.
+      std::string list;
+      for (const auto& r : setup->rejected) list += (list.empty() ? "" : "; ") + r;
+      a.error = Error{Errc::Tls, Fault::Peer, fmt::format("OpenSSL found no usable TLSA record among: {}", list)};
       co_return;
     }
   }

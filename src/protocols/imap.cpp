@@ -26,17 +26,7 @@ std::string_view capability_code(std::string_view text) {
 
 }  // namespace
 
-std::vector<std::string> capability_atoms(std::string_view text) {
-  std::vector<std::string> out;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && text[i] == ' ') ++i;
-    const auto start = i;
-    while (i < text.size() && text[i] != ' ') ++i;
-    if (i > start) out.emplace_back(text.substr(start, i - start));
-  }
-  return out;
-}
+std::vector<std::string> capability_atoms(std::string_view text) { return proto::words(text); }
 
 Client::Client(ClientParams params) : params_(std::move(params)) {}
 

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include "protocols/imap.hpp"
 #include "protocols/text.hpp"
 
 namespace ostls::irc {
@@ -76,7 +75,7 @@ proto::Step Client::on_line(std::string_view line) {
       (state_ == State::CapLs || state_ == State::CapLsTls)) {
     // "CAP * LS * :a b" continues, "CAP * LS :a b" ends (IRCv3 CAP 302).
     const bool more = m.params.size() >= 4 && m.params[2] == "*";
-    for (auto& c : imap::capability_atoms(m.params.back())) {
+    for (auto& c : proto::words(m.params.back())) {
       if (caps_.size() >= params_.limits.max_reply_lines) return fail(Errc::ReplyTooLong, "too many capabilities");
       caps_.push_back(std::move(c));
     }

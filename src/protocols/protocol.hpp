@@ -71,9 +71,4 @@ struct AfterCapabilities {
 [[nodiscard]] AfterCapabilities after_capabilities(Facts& facts, Capabilities caps, Upgrade mode,
                                                    std::string upgrade_command, std::string close_bytes);
 
-// A peer failure Step (the dialogue cannot go on).
-[[nodiscard]] inline Step peer_failure(Errc code, std::string detail) {
-  return Fail{Error{code, Fault::Peer, std::move(detail)}};
-}
-
 }  // namespace ostls::proto

@@ -25,6 +25,18 @@ std::pair<std::string_view, std::string_view> word(std::string_view s) {
   return {s.substr(0, sp), s.substr(sp + 1)};
 }
 
+std::vector<std::string> words(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && text[i] == ' ') ++i;
+    const auto start = i;
+    while (i < text.size() && text[i] != ' ') ++i;
+    if (i > start) out.emplace_back(text.substr(start, i - start));
+  }
+  return out;
+}
+
 bool lists_keyword(const std::vector<std::string>& caps, std::string_view keyword) {
   const auto want = upper(keyword);
   return std::any_of(caps.begin(), caps.end(), [&](const std::string& c) {

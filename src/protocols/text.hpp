@@ -13,6 +13,8 @@ namespace ostls::proto {
 [[nodiscard]] std::string printable(std::string_view s);
 // "FIRST rest of it" → {"FIRST", "rest of it"}; no space → {s, ""}.
 [[nodiscard]] std::pair<std::string_view, std::string_view> word(std::string_view s);
+// Space-separated words ("IMAP4rev1  STARTTLS" → {"IMAP4rev1", "STARTTLS"}), empty ones dropped.
+[[nodiscard]] std::vector<std::string> words(std::string_view text);
 // Whether a capability list has an entry whose first word is `keyword` (case-insensitive).
 [[nodiscard]] bool lists_keyword(const std::vector<std::string>& caps, std::string_view keyword);
 
