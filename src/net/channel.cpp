@@ -119,4 +119,10 @@ void Channel::abort() {
   }
 }
 
+void Channel::half_close() {
+  if (tls_) return;
+  std::error_code ignored;
+  plain_.shutdown(Socket::shutdown_send, ignored);
+}
+
 }  // namespace ostls::net

@@ -55,6 +55,8 @@ public:
 
   // Closes the socket; pending and later operations fail with Errc::Timeout.
   void abort();
+  // Plaintext only: no more writes (TCP FIN); reads continue. A no-op under TLS.
+  void half_close();
 
 private:
   [[nodiscard]] awaitable<std::pair<std::error_code, std::size_t>> read_some(char* data, std::size_t size);

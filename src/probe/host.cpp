@@ -12,6 +12,7 @@
 #include "policy/decide.hpp"
 #include "policy/tls_versions.hpp"
 #include "protocols/client.hpp"
+#include "protocols/text.hpp"
 #include "tls/context.hpp"
 #include "tls/dane.hpp"
 #include "tls/handshake.hpp"
@@ -53,16 +54,6 @@ Outcome outcome_for(const Target& target, const std::string& host, std::uint16_t
 }
 
 namespace {
-
-std::string excerpt(std::string_view bytes) {
-  std::string out;
-  for (char c : bytes.substr(0, 120)) {
-    if (c == '\r') out += "\\r";
-    else if (c == '\n') out += "\\n";
-    else out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  }
-  return bytes.size() > 120 ? out + "…" : out;
-}
 
 // Everything the connection attempts to one host share, decided before the first one.
 struct Session {
@@ -173,7 +164,7 @@ net::awaitable<Attempt> attempt(const Session& s, proto::Upgrade mode) {
     if (const auto leftover = ch.take_leftover(); !leftover.empty()) {
       a.events.push_back({EventType::ResponseInjection,
                           fmt::format("discarded {} plaintext bytes pipelined behind the STARTTLS reply: \"{}\"",
-                                      leftover.size(), excerpt(leftover))});
+                                      leftover.size(), proto::excerpt(leftover))});
     }
     co_await upgrade(ch, s, a);
     if (a.handshake_error && a.handshake_error->code == Errc::Closed) {

@@ -143,4 +143,102 @@ proto::Step Client::on_tagged(std::string_view status, std::string_view text) {
   return fail(Errc::Malformed, "unexpected tagged response");
 }
 
+Server::Server(proto::ServerParams params) : params_(std::move(params)) {}
+
+proto::Action Server::start() { return {{}, {}, proto::Next::ReadBackend, 0, std::nullopt}; }
+
+proto::Action Server::on_tls_established() {
+  facts_.tls_established = true;
+  state_ = State::Done;
+  return {{}, {}, proto::Next::Relay, 0, std::nullopt};
+}
+
+std::string Server::with_starttls(std::string_view atoms) const {
+  auto list = capability_atoms(atoms);
+  auto has = [&](std::string_view a) {
+    return std::any_of(list.begin(), list.end(), [&](const std::string& c) { return upper(c) == a; });
+  };
+  std::string out(atoms);
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  if (!has("STARTTLS")) out += " STARTTLS";
+  if (params_.require_tls && !has("LOGINDISABLED")) out += " LOGINDISABLED";
+  return out;
+}
+
+std::string Server::rewrite_code(std::string_view text) const {
+  // "[CAPABILITY a b] rest" → "[CAPABILITY a b STARTTLS] rest"; anything else unchanged.
+  const auto atoms = capability_code(text);
+  if (atoms.empty()) return std::string(text);
+  const auto close = text.find(']');
+  return fmt::format("[CAPABILITY {}]{}", with_starttls(atoms), text.substr(close + 1));
+}
+
+proto::Action Server::on_client_line(std::string_view line) {
+  if (state_ != State::Command) return proto::serve_fail(Errc::Malformed, Fault::Local, "client line out of turn");
+  const auto [tag, rest] = word(line);
+  const auto [command_raw, args] = word(rest);
+  const auto command = upper(command_raw);
+  const bool tagged = !tag.empty() && tag != "*" && tag != "+";
+  if (tagged && command == "STARTTLS" && args.empty()) {
+    facts_.upgrade_requested = true;
+    state_ = State::Done;
+    return proto::to_client(fmt::format("{} OK Begin TLS negotiation now\r\n", tag), proto::Next::StartTls);
+  }
+  if (tagged && (command == "CAPABILITY" || command == "NOOP") && args.empty()) {
+    tag_ = std::string(tag);
+    untagged_ = 0;
+    state_ = State::Reply;
+    return proto::to_backend(fmt::format("{}\r\n", line));
+  }
+  if (tagged && command == "LOGOUT") {
+    state_ = State::Done;
+    return proto::to_backend(fmt::format("{}\r\n", line), proto::Next::Relay);
+  }
+  if (params_.require_tls && tagged) {
+    return proto::to_client(fmt::format("{} NO [PRIVACYREQUIRED] STARTTLS first\r\n", tag));
+  }
+  state_ = State::Done;
+  return proto::relay_cleartext(facts_, line);
+}
+
+proto::Action Server::on_backend_line(std::string_view line) {
+  const auto [tag, rest] = word(line);
+  const auto [status_raw, text] = word(rest);
+  const auto status = upper(status_raw);
+  if (state_ == State::Greeting) {
+    if (tag == "*" && status == "OK") {
+      state_ = State::Command;
+      return proto::to_client(fmt::format("* OK {}\r\n", rewrite_code(text)));
+    }
+    if (tag == "*" && status == "PREAUTH") {
+      facts_.events.push_back({EventType::PreauthSkipsStarttls,
+                               "the backend greets with PREAUTH: the session is authenticated without TLS"});
+    }
+    // PREAUTH, BYE or garbage: the client sees what the backend said; STARTTLS is not offered.
+    state_ = State::Done;
+    return proto::to_client(fmt::format("{}\r\n", line), proto::Next::Relay);
+  }
+  if (state_ != State::Reply) return proto::serve_fail(Errc::Malformed, Fault::Local, "backend line out of turn");
+  if (tag == "*") {
+    if (++untagged_ > params_.limits.max_reply_lines) {
+      return proto::serve_fail(Errc::ReplyTooLong, Fault::Peer,
+                               fmt::format("backend: more than {} untagged responses", params_.limits.max_reply_lines));
+    }
+    if (status == "CAPABILITY") return proto::to_client(fmt::format("* CAPABILITY {}\r\n", with_starttls(text)), proto::Next::ReadBackend);
+    if (status == "BYE") {
+      state_ = State::Done;
+      return proto::to_client(fmt::format("{}\r\n", line), proto::Next::Relay);
+    }
+    return proto::to_client(fmt::format("{}\r\n", line), proto::Next::ReadBackend);
+  }
+  if (tag == tag_) {
+    state_ = State::Command;
+    return proto::to_client(fmt::format("{} {} {}\r\n", tag, status_raw, status == "OK" ? rewrite_code(text) : std::string(text)));
+  }
+  // A continuation request or a foreign tag: this is no longer a dialogue we follow.
+  state_ = State::Done;
+  facts_.relayed_cleartext = true;
+  return proto::to_client(fmt::format("{}\r\n", line), proto::Next::Relay);
+}
+
 }  // namespace ostls::imap

@@ -3,7 +3,12 @@
 // [TLS] → "a3 CAPABILITY" again (RFC 9051 §6.2.1: pre-TLS capabilities are discarded) → LOGOUT.
 // A PREAUTH greeting leaves no not-authenticated state, so STARTTLS is impossible: recorded as
 // the `preauth-skips-starttls` indicator. Implicit TLS (imaps, RFC 8314): TLS first.
-// Does not: LOGIN/AUTHENTICATE, literals (capability responses have none), the server role.
+// Server (in front of a plaintext backend): greeting relayed with STARTTLS added to its
+// [CAPABILITY] code → CAPABILITY and NOOP relayed with STARTTLS added → "tag STARTTLS" answered
+// "tag OK" here → [TLS] → relay. A PREAUTH greeting is relayed as is (no STARTTLS is possible).
+// Any other command before STARTTLS continues in cleartext, or with require_tls gets
+// "NO [PRIVACYREQUIRED]" (and LOGINDISABLED is advertised).
+// Does not: LOGIN/AUTHENTICATE, literals (capability responses have none).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +18,7 @@
 
 #include "core/limits.hpp"
 #include "protocols/protocol.hpp"
+#include "protocols/server.hpp"
 
 namespace ostls::imap {
 
@@ -51,6 +57,31 @@ private:
   std::vector<std::string> caps_;
   bool have_caps_ = false;
   proto::Facts facts_;
+};
+
+class Server {
+public:
+  explicit Server(proto::ServerParams params);
+
+  [[nodiscard]] proto::Action start();
+  [[nodiscard]] proto::Action on_client_line(std::string_view line);
+  [[nodiscard]] proto::Action on_backend_line(std::string_view line);
+  [[nodiscard]] proto::Action on_tls_established();
+
+  [[nodiscard]] const proto::ServerFacts& facts() const { return facts_; }
+
+private:
+  enum class State : std::uint8_t { Greeting, Command, Reply, Done };
+
+  // `atoms` with STARTTLS (and LOGINDISABLED under require_tls) added when missing.
+  [[nodiscard]] std::string with_starttls(std::string_view atoms) const;
+  [[nodiscard]] std::string rewrite_code(std::string_view text) const;
+
+  proto::ServerParams params_;
+  State state_ = State::Greeting;
+  std::string tag_;           // of the command whose reply is being relayed
+  std::size_t untagged_ = 0;  // lines of that reply so far (bounded)
+  proto::ServerFacts facts_;
 };
 
 }  // namespace ostls::imap

@@ -86,4 +86,70 @@ proto::Step Client::on_line(std::string_view line) {
   return fail(Errc::Malformed, "reply after the dialogue ended");
 }
 
+Server::Server(proto::ServerParams params) : params_(std::move(params)) {}
+
+proto::Action Server::start() { return {{}, {}, proto::Next::ReadBackend, 0, std::nullopt}; }
+
+proto::Action Server::on_tls_established() {
+  facts_.tls_established = true;
+  state_ = State::Done;
+  return {{}, {}, proto::Next::Relay, 0, std::nullopt};
+}
+
+proto::Action Server::on_client_line(std::string_view line) {
+  if (state_ != State::Command) return proto::serve_fail(Errc::Malformed, Fault::Local, "client line out of turn");
+  const auto [command_raw, args] = proto::word(line);
+  const auto command = proto::upper(command_raw);
+  if (command == "STLS" && args.empty()) {
+    facts_.upgrade_requested = true;
+    state_ = State::Done;
+    return proto::to_client("+OK Begin TLS negotiation\r\n", proto::Next::StartTls);
+  }
+  if (command == "CAPA" && args.empty()) {
+    state_ = State::CapaStatus;
+    return proto::to_backend("CAPA\r\n");
+  }
+  if (command == "QUIT") {
+    state_ = State::Done;
+    return proto::to_backend("QUIT\r\n", proto::Next::Relay);
+  }
+  if (params_.require_tls) return proto::to_client("-ERR Use STLS first\r\n");
+  state_ = State::Done;
+  return proto::relay_cleartext(facts_, line);
+}
+
+proto::Action Server::on_backend_line(std::string_view line) {
+  switch (state_) {
+    case State::Greeting:
+      // "-ERR" (or garbage) turns the client away: relayed, then the backend's close.
+      state_ = positive(line) ? State::Command : State::Done;
+      return proto::to_client(fmt::format("{}\r\n", line), positive(line) ? proto::Next::ReadClient : proto::Next::Relay);
+    case State::CapaStatus:
+      if (!positive(line)) {
+        // RFC 2449 §5: no CAPA at the backend. Ours lists the one capability we add.
+        state_ = State::Command;
+        return proto::to_client("+OK Capability list follows\r\nSTLS\r\n.\r\n");
+      }
+      state_ = State::CapaLines;
+      lines_ = 0;
+      stls_listed_ = false;
+      return proto::to_client(fmt::format("{}\r\n", line), proto::Next::ReadBackend);
+    case State::CapaLines:
+      if (line == ".") {
+        state_ = State::Command;
+        return proto::to_client(stls_listed_ ? ".\r\n" : "STLS\r\n.\r\n");
+      }
+      if (++lines_ > params_.limits.max_reply_lines) {
+        return proto::serve_fail(Errc::ReplyTooLong, Fault::Peer,
+                                 fmt::format("backend: CAPA reply exceeds {} lines", params_.limits.max_reply_lines));
+      }
+      stls_listed_ = stls_listed_ || proto::upper(proto::word(line).first) == "STLS";
+      return proto::to_client(fmt::format("{}\r\n", line), proto::Next::ReadBackend);
+    case State::Command:
+    case State::Done:
+      break;
+  }
+  return proto::serve_fail(Errc::Malformed, Fault::Local, "backend line out of turn");
+}
+
 }  // namespace ostls::pop3

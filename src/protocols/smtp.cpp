@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "protocols/text.hpp"
+
 namespace ostls::smtp {
 namespace {
 
@@ -167,6 +169,79 @@ proto::Step Client::after_starttls(Reply reply) {
   facts_.refusal = fmt::format("{} {}", reply.code, reply.text());
   state_ = State::Done;
   return proto::Close{std::string(quit)};
+}
+
+std::string format_reply(const Reply& reply) {
+  std::string out;
+  for (std::size_t i = 0; i < reply.lines.size(); ++i) {
+    const char sep = i + 1 < reply.lines.size() ? '-' : ' ';
+    out += reply.lines[i].empty() && sep == ' ' ? fmt::format("{}\r\n", reply.code)
+                                                : fmt::format("{}{}{}\r\n", reply.code, sep, reply.lines[i]);
+  }
+  return out;
+}
+
+Server::Server(ServerParams params) : params_(std::move(params)), reader_(params_.common.limits) {}
+
+proto::Action Server::start() { return {{}, {}, proto::Next::ReadBackend, 0, std::nullopt}; }
+
+proto::Action Server::on_tls_established() {
+  facts_.tls_established = true;
+  state_ = State::Done;
+  // The client says EHLO again (RFC 3207 §4.2); the backend answers it without STARTTLS.
+  return {{}, {}, proto::Next::Relay, 0, std::nullopt};
+}
+
+proto::Action Server::on_client_line(std::string_view line) {
+  if (state_ != State::Command) return proto::serve_fail(Errc::Malformed, Fault::Local, "client line out of turn");
+  const auto [verb_raw, args] = proto::word(line);
+  const auto verb = proto::upper(verb_raw);
+  if (verb == "STARTTLS") {
+    if (!args.empty()) return proto::to_client("501 5.5.4 Syntax: STARTTLS\r\n");
+    facts_.upgrade_requested = true;
+    state_ = State::Done;
+    return proto::to_client("220 2.0.0 Ready to start TLS\r\n", proto::Next::StartTls);
+  }
+  if (verb == "EHLO" || verb == "LHLO" || verb == "HELO" || verb == "NOOP" || verb == "RSET") {
+    hello_ = verb == "EHLO" || verb == "LHLO";
+    state_ = State::Reply;
+    return proto::to_backend(fmt::format("{}\r\n", line));
+  }
+  if (verb == "QUIT") {
+    state_ = State::Done;
+    return proto::to_backend("QUIT\r\n", proto::Next::Relay);
+  }
+  if (params_.common.require_tls) return proto::to_client("530 5.7.0 Must issue a STARTTLS command first\r\n");
+  state_ = State::Done;
+  return proto::relay_cleartext(facts_, line);
+}
+
+proto::Action Server::on_backend_line(std::string_view line) {
+  if (state_ != State::Greeting && state_ != State::Reply) {
+    return proto::serve_fail(Errc::Malformed, Fault::Local, "backend line out of turn");
+  }
+  auto r = reader_.feed(line);
+  if (!r) {
+    state_ = State::Done;
+    return proto::serve_fail(r.error().code, Fault::Peer, fmt::format("backend: {}", r.error().detail));
+  }
+  if (!r->has_value()) return {{}, {}, proto::Next::ReadBackend, 0, std::nullopt};
+  return on_reply(std::move(**r));
+}
+
+proto::Action Server::on_reply(Reply reply) {
+  if (state_ == State::Greeting && reply.code != 220) {
+    // The backend turns the client away (421, 554): let it say so, then relay its close.
+    state_ = State::Done;
+    return proto::to_client(format_reply(reply), proto::Next::Relay);
+  }
+  if (hello_ && reply.code == 250) {
+    if (reply.lines.empty()) reply.lines.emplace_back();
+    if (!lists(keywords_of(reply), "STARTTLS")) reply.lines.emplace_back("STARTTLS");
+  }
+  hello_ = false;
+  state_ = State::Command;
+  return proto::to_client(format_reply(reply));
 }
 
 }  // namespace ostls::smtp

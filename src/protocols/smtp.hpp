@@ -3,7 +3,10 @@
 // Implicit TLS (smtps, RFC 8314): the driver handshakes first, then greeting → EHLO → QUIT.
 // Records what the dialogue saw in proto::Facts; policy decisions are made by the caller.
 // Pre-TLS capabilities are kept apart from post-TLS ones and never reused (R10).
-// Does not: AUTH, MAIL, pipelining, the server role (proxy issue).
+// Server (in front of a plaintext backend): greeting relayed → EHLO/LHLO relayed with STARTTLS
+// added → STARTTLS answered 220 here → [TLS] → relay. HELO, NOOP, RSET are relayed on the way;
+// any other command before STARTTLS continues the session in cleartext (or gets 530 with
+// require_tls). Does not: AUTH, MAIL, pipelining in the client; BDAT interpretation anywhere.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +18,7 @@
 #include "core/limits.hpp"
 #include "protocols/protocol.hpp"
 #include "protocols/reply.hpp"
+#include "protocols/server.hpp"
 
 namespace ostls::smtp {
 
@@ -57,5 +61,36 @@ private:
   State state_ = State::Greeting;
   proto::Facts facts_;
 };
+
+struct ServerParams {
+  bool lmtp = false;  // LHLO is the greeting command (EHLO is still relayed)
+  proto::ServerParams common;
+};
+
+class Server {
+public:
+  explicit Server(ServerParams params);
+
+  [[nodiscard]] proto::Action start();
+  [[nodiscard]] proto::Action on_client_line(std::string_view line);
+  [[nodiscard]] proto::Action on_backend_line(std::string_view line);
+  [[nodiscard]] proto::Action on_tls_established();
+
+  [[nodiscard]] const proto::ServerFacts& facts() const { return facts_; }
+
+private:
+  enum class State : std::uint8_t { Greeting, Command, Reply, Done };
+
+  proto::Action on_reply(Reply reply);
+
+  ServerParams params_;
+  ReplyReader reader_;
+  State state_ = State::Greeting;
+  bool hello_ = false;  // the reply being read answers EHLO/LHLO
+  proto::ServerFacts facts_;
+};
+
+// "250-first\r\n250 last\r\n" from a parsed reply.
+[[nodiscard]] std::string format_reply(const Reply& reply);
 
 }  // namespace ostls::smtp

@@ -19,6 +19,16 @@ std::string printable(std::string_view s) {
   return out;
 }
 
+std::string excerpt(std::string_view bytes) {
+  std::string out;
+  for (char c : bytes.substr(0, 120)) {
+    if (c == '\r') out += "\\r";
+    else if (c == '\n') out += "\\n";
+    else out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  }
+  return bytes.size() > 120 ? out + "…" : out;
+}
+
 std::pair<std::string_view, std::string_view> word(std::string_view s) {
   const auto sp = s.find(' ');
   if (sp == std::string_view::npos) return {s, {}};

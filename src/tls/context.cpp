@@ -101,6 +101,29 @@ Result<SslCtxPtr> client_context(const ClientParams& p) {
   return ctx;
 }
 
+Result<SslCtxPtr> server_context(const ServerParams& p) {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) return fail(Errc::Tls, Fault::Local, last_error());
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  if (SSL_CTX_set_cipher_list(ctx.get(), authenticated_ciphers) != 1) {
+    return fail(Errc::Tls, Fault::Local, fmt::format("cipher list rejected: {}", last_error()));
+  }
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(ctx.get(), 0);
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), p.cert_file.c_str()) != 1) {
+    return fail(Errc::Usage, Fault::Config, fmt::format("cannot load certificate chain {}: {}", p.cert_file, last_error()));
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), p.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return fail(Errc::Usage, Fault::Config, fmt::format("cannot load private key {}: {}", p.key_file, last_error()));
+  }
+  if (SSL_CTX_check_private_key(ctx.get()) != 1) {
+    return fail(Errc::Usage, Fault::Config,
+                fmt::format("private key {} does not match certificate {}", p.key_file, p.cert_file));
+  }
+  return ctx;
+}
+
 Result<SslPtr> client_session(SSL_CTX* ctx, const SessionParams& p) {
   SslPtr ssl(SSL_new(ctx));
   if (!ssl) return fail(Errc::Tls, Fault::Local, last_error());

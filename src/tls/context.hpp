@@ -4,7 +4,8 @@
 // Trust anchors: --cafile/--capath, else the system's hashed certificate directory, which
 // OpenSSL reads lazily (only the issuers a chain needs), so no level pays for loading the whole
 // bundle. Chain verification always runs and is recorded; whether it is enforced is policy's job.
-// Does not: DANE (dane/ module, later), session resumption.
+// Server contexts (the server role, net/serve.hpp): one certificate chain and key; TLS 1.2+ with
+// the same AEAD + (EC)DHE list, server preference. Does not: session resumption, SNI switching.
 #pragma once
 
 #include <optional>
@@ -33,6 +34,13 @@ struct SessionParams {
 
 // A new client SSL for one connection (SNI set when `sni` is a host name).
 [[nodiscard]] Result<SslPtr> client_session(SSL_CTX* ctx, const SessionParams& params);
+
+struct ServerParams {
+  std::string cert_file;  // PEM: the leaf first, then its chain
+  std::string key_file;   // PEM private key
+};
+
+[[nodiscard]] Result<SslCtxPtr> server_context(const ServerParams& params);
 
 // The last OpenSSL error queue entries as one line (and clears the queue).
 [[nodiscard]] std::string last_error();
