@@ -1,5 +1,6 @@
-// DNS RDATA from the network (TLSA, MX, A/AAAA) and what DANE policy makes of a TLSA RRset:
-// parse_tlsa, parse_mx, parse_address, dane::classify. First input byte picks the record type;
+// DNS RDATA from the network (TLSA, MX, SRV, A/AAAA) and what DANE policy makes of a TLSA
+// RRset: parse_tlsa, parse_mx, parse_srv + order_srv, parse_address, dane::classify. First input
+// byte picks the record type (MX and SRV share a value: every item goes through both parsers);
 // the rest is split at 0xff bytes into RDATA items of one RRset.
 #include <cstddef>
 #include <cstdint>
@@ -46,6 +47,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
       }
       (void)ostls::dns::is_null_mx(ostls::dns::order_mx(mx));
+      std::vector<ostls::dns::Srv> srv;
+      for (const auto& rd : rdata) {
+        if (auto r = ostls::dns::parse_srv(rd)) {
+          if (r->target.size() > 253) __builtin_trap();
+          srv.push_back(*r);
+        }
+      }
+      // The "random" numbers come from the input too, so orders are reproducible.
+      std::size_t next = 0;
+      const auto ordered = ostls::dns::order_srv(srv, [&](std::uint64_t) -> std::uint64_t {
+        return next < in.size() ? static_cast<unsigned char>(in[next++]) * 257u : ~0ull;
+      });
+      // RFC 2782 order: every record kept, priorities never decrease.
+      if (ordered.size() != srv.size()) __builtin_trap();
+      for (std::size_t i = 1; i < ordered.size(); ++i) {
+        if (ordered[i - 1].priority > ordered[i].priority) __builtin_trap();
+      }
+      (void)ostls::dns::is_no_service(ordered);
       break;
     }
     case 2:

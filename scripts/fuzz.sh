@@ -19,7 +19,7 @@ fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build-fuzz}
-targets=${FUZZ_TARGETS:-"fuzz_smtp_reply fuzz_policy_map fuzz_target fuzz_dns_records fuzz_line_clients fuzz_ldap_ber fuzz_xmpp"}
+targets=${FUZZ_TARGETS:-"fuzz_smtp_reply fuzz_policy_map fuzz_target fuzz_dns_records fuzz_line_clients fuzz_ldap_ber fuzz_xmpp fuzz_servers"}
 
 mkdir -p "$build"
 build_log=$build/fuzz-build.log

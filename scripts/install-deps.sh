@@ -23,6 +23,13 @@ packages=(
   # PostgreSQL, OpenLDAP slapd (+ ldapsearch), vsftpd, ManageSieve in the lab Dovecot,
   # InspIRCd (IRC), INN (NNTP), Prosody (XMPP)
   postgresql slapd ldap-utils vsftpd dovecot-managesieved dovecot-sieve inspircd inn2 prosody
+  # slapd's SASL mechanisms (only Recommended by libsasl2-2): the LDAP server-role injection test
+  # uses a DIGEST-MD5 bind step as the connection state a pipelined bind would change
+  libsasl2-modules
+  # a real XMPP client for the server-role lab test (slixmpp, run by the system python3)
+  python3-slixmpp
+  # a second real ManageSieve client for the server-role lab test (STARTTLS, CA and name checked)
+  sieve-connect
 )
 
 missing=()

@@ -225,6 +225,151 @@ def build_cases(ports, d):
     return cases
 
 
+# ---------------------------------------------------------------------------------------------
+# SRV cases (RFC 2782 + RFC 7673): `ostls probe --srv SCHEME://DOMAIN`
+
+# scheme -> (SRV service label, openssl s_client -starttls value or None for implicit TLS);
+# mirrors src/probe/srv.cpp
+SRV_SERVICES = {
+    "imap": ("_imap._tcp", "imap"), "imaps": ("_imaps._tcp", None),
+    "pop3": ("_pop3._tcp", "pop3"), "pop3s": ("_pop3s._tcp", None),
+    "submission": ("_submission._tcp", "smtp"), "smtps": ("_submissions._tcp", None),
+    "xmpp": ("_xmpp-client._tcp", "xmpp"), "xmpp-server": ("_xmpp-server._tcp", "xmpp-server"),
+}
+
+
+def srv_target(name, port, tlsa=(), addr=LOOP, prio=10, weight=0):
+    """One SRV record's target server (its A record and the TLSA at _port._tcp.name)."""
+    return {"name": name, "priority": prio, "weight": weight, "port": port, "address": addr,
+            "tlsa": list(tlsa), "tlsa_name": tlsa_name(port, name)}
+
+
+def build_srv_cases(ports, d):
+    """SRV cases: a service domain, its SRV RRset (or none, or "."), each target's A and TLSA."""
+    ee_imap = f"3 1 1 {d['imap_spki']}"
+    ee_mx = f"3 1 1 {d['leaf_spki']}"
+    ee_xmpp = f"3 1 1 {d['xmpp_spki']}"
+    ta = f"2 0 1 {d['ca_cert']}"
+    wrong = f"3 1 1 {d['wrong']}"
+    S, I, B, F = "secure", "insecure", "bogus", "servfail"
+    SRVD = f"srv-ee.{DANE}"
+    dovecot = f"imap.{SRVD}"   # one target host for the four Dovecot services, one port each
+    postfix = f"smtp.{SRVD}"
+
+    def C(name, scheme, domain, description, targets=(), expect=(S, S, S), kind="records",
+          tls=None, tls_base=None, xmpp_domain=None, port=None):
+        service, _ = SRV_SERVICES[scheme]
+        targets = list(targets)
+        return {"name": name, "scheme": scheme, "service": service, "domain": domain,
+                "owner": f"{service}.{domain}", "description": description, "targets": targets,
+                "expect": dict(zip(("srv", "host", "tlsa"), expect)), "srv_kind": kind,
+                "tls": tls, "tls_base": tls_base, "xmpp_domain": xmpp_domain,
+                # the port written in the target: used by ostls only when there is no SRV RRset
+                "port": port or (targets[0]["port"] if targets else ports[scheme])}
+
+    return [
+        C("srv-imap", "imap", SRVD,
+          "secure SRV _imap._tcp -> the Dovecot STARTTLS port; 3 1 1 of the imap.lab.test key "
+          "at _PORT._tcp.<SRV target> (RFC 7673 section 3.3): authenticated (dane-ee)",
+          [srv_target(dovecot, ports["imap"], [ee_imap])], tls="match"),
+        C("srv-imaps", "imaps", SRVD,
+          "secure SRV _imaps._tcp (RFC 6186) -> the Dovecot implicit-TLS port, 3 1 1: dane-ee",
+          [srv_target(dovecot, ports["imaps"], [ee_imap])], tls="match"),
+        C("srv-pop3", "pop3", SRVD,
+          "secure SRV _pop3._tcp -> the Dovecot STLS port, 3 1 1: dane-ee",
+          [srv_target(dovecot, ports["pop3"], [ee_imap])], tls="match"),
+        C("srv-pop3s", "pop3s", SRVD,
+          "secure SRV _pop3s._tcp -> the Dovecot implicit-TLS POP3 port, 3 1 1: dane-ee",
+          [srv_target(dovecot, ports["pop3s"], [ee_imap])], tls="match"),
+        C("srv-submission", "submission", SRVD,
+          "secure SRV _submission._tcp -> the Postfix submission port, 3 1 1 of the "
+          "mx.lab.test key: dane-ee",
+          [srv_target(postfix, ports["submission"], [ee_mx])], tls="match"),
+        C("srv-submissions", "smtps", SRVD,
+          "secure SRV _submissions._tcp (RFC 8314 section 5.1; scheme smtps) -> the Postfix "
+          "implicit-TLS port, 3 1 1: dane-ee",
+          [srv_target(postfix, ports["smtps"], [ee_mx])], tls="match"),
+        C("srv-xmpp-ee", "xmpp", SRVD,
+          "secure SRV _xmpp-client._tcp -> the Prosody c2s port, 3 1 1 of the xmpp.lab.test "
+          "key: dane-ee. Prosody serves only the virtual host xmpp.lab.test, so this one is "
+          "probed with --xmpp-domain xmpp.lab.test",
+          [srv_target(f"xmpp.{SRVD}", ports["xmpp"], [ee_xmpp])], tls="match",
+          xmpp_domain=f"xmpp.{APEX}"),
+        C("srv-xmpp-ta", "xmpp", f"xmpp.{APEX}",
+          "secure SRV _xmpp-client._tcp.xmpp.lab.test -> c2s.srv-ta.dane.lab.test (a name the "
+          "certificate does not carry) with DANE-TA 2 0 1 of the lab CA: the stream 'to' is "
+          "the service domain xmpp.lab.test (RFC 6120), and the DANE-TA name check passes only "
+          "because the service domain is a reference identifier (RFC 7673 section 6): dane-ta",
+          [srv_target(f"c2s.srv-ta.{DANE}", ports["xmpp"], [ta])], tls="match",
+          tls_base=f"xmpp.{APEX}"),
+        C("srv-xmpp-server", "xmpp-server", f"xmpp.{APEX}",
+          "secure SRV _xmpp-server._tcp.xmpp.lab.test -> the Prosody s2s port, 3 1 1: dane-ee",
+          [srv_target(f"s2s.{SRVD}", ports["xmpp-server"], [ee_xmpp])], tls="match"),
+        C("srv-ta-target", "imap", f"srv-ta.{DANE}",
+          "secure SRV -> imap.lab.test (the name in the Dovecot certificate) with DANE-TA 2 0 1 "
+          "of the lab CA at _PORT._tcp.imap.lab.test: the target host is the reference "
+          "identifier that matches (dane-ta); at verify (PKIX, lab CA) the same name verifies",
+          [srv_target(f"imap.{APEX}", ports["imap"], [ta])], tls="match"),
+        C("srv-ta-wrongname", "imap", f"srv-ta-wrongname.{DANE}",
+          "DANE-TA 2 0 1 of the lab CA (it does anchor the chain) but the certificate "
+          "(imap.lab.test) names neither the SRV target nor the service domain: fail",
+          [srv_target(f"imap.srv-ta-wrongname.{DANE}", ports["imap"], [ta])],
+          tls="namecheck-fail"),
+        C("srv-mismatch", "imap", f"srv-mismatch.{DANE}",
+          "secure SRV, usable 3 1 1 whose digest matches no key: fail, never a downgrade",
+          [srv_target(f"imap.srv-mismatch.{DANE}", ports["imap"], [wrong])], tls="nomatch"),
+        C("srv-insecure", "imap", f"srv.{INSECURE}",
+          "SRV in the unsigned zone (insecure) -> imap.lab.test, whose secure DANE-TA TLSA "
+          "would authenticate: RFC 7673 section 3.1, no DANE after an insecure SRV RRset; the "
+          "only reference identifier (and SNI) is the service domain (section 4.1), so "
+          "verify fails the name check",
+          [srv_target(f"imap.{APEX}", ports["imap"], [ta])], expect=(I, S, S)),
+        C("srv-insecure-host", "imap", f"srv-insecure-host.{DANE}",
+          "secure SRV -> a target in the unsigned zone (insecure A) with a TLSA that matches "
+          "nothing: no TLSA lookup (RFC 7673 section 3.2), opportunistic TLS",
+          [srv_target(f"imap.host.{INSECURE}", ports["imap"], [wrong])], expect=(S, I, I)),
+        C("srv-dot", "imap", f"srv-dot.{DANE}",
+          "SRV 0 0 0 . : the service is decidedly not offered (RFC 2782): fail",
+          [], expect=(S, None, None), kind="dot", port=ports["imap"]),
+        C("srv-none", "imap", f"srv-none.{DANE}",
+          "no SRV RRset (secure NXDOMAIN at _imap._tcp) but an A record at the domain and a "
+          "valid 3 1 1 at _PORT._tcp.<domain>: ostls falls back to the domain on the target's "
+          "port, with plain RFC 6698 DANE as without --srv: dane-ee",
+          [srv_target(f"srv-none.{DANE}", ports["imap"], [ee_imap])],
+          expect=("nxdomain", S, S), kind="none", tls="match"),
+        C("srv-multi", "imap", f"srv-multi.{DANE}",
+          "SRV 10 -> imap1 at 127.0.0.2 (connection refused), SRV 20 -> imap2 (3 1 1): the "
+          "second target authenticates",
+          [srv_target(f"imap1.srv-multi.{DANE}", ports["imap"], [ee_imap], addr=REFUSED_PORT,
+                      prio=10),
+           srv_target(f"imap2.srv-multi.{DANE}", ports["imap"], [ee_imap], prio=20)],
+          tls="match"),
+        C("srv-bogus", "imap", f"srv.{BOGUS}",
+          "SRV, A and TLSA in the zone whose signatures expired in 2020: the SRV lookup is "
+          "BOGUS: defer at every level (RFC 7673 section 3.1, SPEC R9)",
+          [srv_target(f"imap.srv.{BOGUS}", ports["imap"], [ee_imap])], expect=(B, B, B)),
+        C("srv-servfail", "imap", f"srv.{SERVFAIL}",
+          "SRV in the zone whose server does not answer: SERVFAIL: defer",
+          [srv_target(f"imap.srv.{SERVFAIL}", ports["imap"], [ee_imap])], expect=(F, F, F)),
+    ]
+
+
+def srv_records(cases):
+    """(owner, type, rdata) triples for the SRV cases."""
+    out = []
+    for c in cases:
+        if c["srv_kind"] == "records":
+            for t in c["targets"]:
+                out.append((c["owner"], "SRV", f"{t['priority']} {t['weight']} {t['port']} {t['name']}."))
+        elif c["srv_kind"] == "dot":
+            out.append((c["owner"], "SRV", "0 0 0 ."))
+        for t in c["targets"]:
+            out.append((t["name"], "A", t["address"]))
+            for r in t["tlsa"]:
+                out.append((t["tlsa_name"], "TLSA", r))
+    return out
+
+
 def case_records(cases):
     """(owner, type, rdata) triples, deduplicated, for all the cases."""
     out = []
@@ -280,7 +425,8 @@ def cmd_build(a):
         m = re.search(r":(\d+)$", p["target"])
         if m:
             ports[p["name"]] = int(m.group(1))
-    for need in ("labca", "plain", "submission", "selfsigned", "expired"):
+    for need in ("labca", "plain", "submission", "selfsigned", "expired", "smtps", "imap", "imaps",
+                 "pop3", "pop3s", "xmpp", "xmpp-server"):
         if need not in ports:
             die(f"lab.json has no peer '{need}'")
 
@@ -291,6 +437,8 @@ def cmd_build(a):
         "ca_spki": spki_sha256(os.path.join(pki, "ca.pem")),
         "self_spki": spki_sha256(os.path.join(pki, "selfsigned.lab.test.pem")),
         "expired_spki": spki_sha256(os.path.join(pki, "expired.lab.test.pem")),
+        "imap_spki": spki_sha256(os.path.join(pki, "imap.lab.test.pem")),
+        "xmpp_spki": spki_sha256(os.path.join(pki, "xmpp.lab.test.pem")),
         "wrong": hashlib.sha256(b"ostls lab: this digest matches no key").hexdigest(),
     }
     labca = next(p for p in labdef["peers"] if p["name"] == "labca")
@@ -298,7 +446,11 @@ def cmd_build(a):
         die("the digests of pki/mx.lab.test.pem differ from lab.json's labca peer")
 
     cases = build_cases(ports, d)
-    records = case_records(cases)
+    srv_cases = build_srv_cases(ports, d)
+    records = []
+    for r in case_records(cases) + srv_records(srv_cases):
+        if r not in records:
+            records.append(r)
 
     zdir = os.path.join(dns, "zones")
     kdir = os.path.join(dns, "keys")
@@ -356,7 +508,8 @@ def cmd_build(a):
                        "ds_in_parent": dsp, "server": f"{LOOP}@{a.port if st == 'nsd' else a.dead_port}",
                        "ds": ds.get(n)}
                       for n, s, sv, dsp, st in ZONES],
-            "digests": d, "peers": {k: ports[k] for k in sorted(ports)}, "cases": cases}
+            "digests": d, "peers": {k: ports[k] for k in sorted(ports)}, "cases": cases,
+            "srv_cases": srv_cases}
     with open(os.path.join(dns, "cases.json"), "w") as f:
         json.dump(meta, f, indent=2)
         f.write("\n")
@@ -494,8 +647,15 @@ def cmd_verify(a):
             if h["cname"]:
                 jobs.append((c["name"], "tlsa_original", i, "TLSA",
                              tlsa_name(c["port"], h["name"])))
+    srv_jobs = []
+    for c in meta.get("srv_cases", []):
+        srv_jobs.append((c["name"], "srv", None, "SRV", c["owner"]))
+        for i, t in enumerate(c["targets"]):
+            srv_jobs.append((c["name"], "host", i, "A", t["name"]))
+            srv_jobs.append((c["name"], "tlsa", i, "TLSA", t["tlsa_name"]))
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
-        results = list(ex.map(lambda j: unbound_host(conf, j[3], j[4]), jobs))
+        every = list(ex.map(lambda j: unbound_host(conf, j[3], j[4]), jobs + srv_jobs))
+    results, srv_results = every[:len(jobs)], every[len(jobs):]
 
     bad = []
     by_case = {c["name"]: c for c in meta["cases"]}
@@ -521,6 +681,24 @@ def cmd_verify(a):
         if r["ms"] > 2500:
             bad.append(f"{cname}: {r['qtype']} {r['qname']} took {r['ms']} ms (> 2.5 s)")
 
+    by_srv = {c["name"]: c for c in meta.get("srv_cases", [])}
+    for c in by_srv.values():
+        c["dnssec"] = {"srv": None, "host": None, "tlsa": None}
+        c["queries"] = []
+    for (cname, what, i, _qt, _qn), r in zip(srv_jobs, srv_results):
+        c = by_srv[cname]
+        c["queries"].append(r)
+        if i is not None:
+            c["targets"][i].setdefault("dnssec", {})[what] = r["state"]
+        if i in (None, 0):
+            c["dnssec"][what] = r["state"]
+            want = c["expect"][what]
+            if r["state"] != want:
+                bad.append(f"{cname}: {r['qtype']} {r['qname']} is {r['state']}, want {want}: "
+                           + " | ".join(r["output"]))
+        if r["ms"] > 2500:
+            bad.append(f"{cname}: {r['qtype']} {r['qname']} took {r['ms']} ms (> 2.5 s)")
+
     out = {"port": meta["port"], "conf": conf, "trust_anchor": meta["trust_anchor"],
            "trust_anchor_file": meta["trust_anchor_file"], "dead_port": meta["dead_port"],
            "zones": meta["zones"], "peers": meta["peers"],
@@ -539,6 +717,15 @@ def cmd_verify(a):
             case["deviation"] = c["deviation"]
         case["queries"] = c["queries"]
         out["cases"].append(case)
+    out["srv_cases"] = []
+    for c in meta.get("srv_cases", []):
+        case = {k: c[k] for k in ("name", "scheme", "service", "domain", "owner", "port", "srv_kind",
+                                  "targets", "dnssec", "description")}
+        case["openssl_dane"] = c["tls"]
+        if c["xmpp_domain"]:
+            case["xmpp_domain"] = c["xmpp_domain"]
+        case["queries"] = c["queries"]
+        out["srv_cases"].append(case)
     tmp = os.path.join(dns, "dns.json.tmp")
     with open(tmp, "w") as f:
         json.dump(out, f, indent=2)
@@ -551,6 +738,12 @@ def cmd_verify(a):
         s = c["dnssec"]
         print(f"{c['name']:<{width}}  mx={s['mx'] or '-':<9} host={s['host'] or '-':<9} "
               f"tlsa={s['tlsa'] or '-':<9} slowest={slow} ms")
+    width = max([width] + [len(c["name"]) for c in out["srv_cases"]])
+    for c in out["srv_cases"]:
+        slow = max(q["ms"] for q in c["queries"])
+        s = c["dnssec"]
+        print(f"{c['name']:<{width}}  srv={s['srv'] or '-':<8} host={s['host'] or '-':<9} "
+              f"tlsa={s['tlsa'] or '-':<9} slowest={slow} ms")
     for b in bad:
         print("MISMATCH " + b, file=sys.stderr)
     return 1 if bad else 0
@@ -559,9 +752,13 @@ def cmd_verify(a):
 # ---------------------------------------------------------------------------------------------
 # tls: cross-check the TLSA data against the real peers with OpenSSL's own DANE code
 
-def s_client(port, base, rrdata, cafile=None):
-    args = ["openssl", "s_client", "-brief", "-starttls", "smtp", "-connect", f"{LOOP}:{port}",
+def s_client(port, base, rrdata, cafile=None, starttls="smtp", xmpphost=None):
+    args = ["openssl", "s_client", "-brief", "-connect", f"{LOOP}:{port}",
             "-no-CApath", "-no-CAstore", "-dane_ee_no_namechecks", "-dane_tlsa_domain", base]
+    if starttls:
+        args += ["-starttls", starttls]
+    if xmpphost:
+        args += ["-xmpphost", xmpphost]
     args += ["-CAfile", cafile] if cafile else ["-no-CAfile"]
     for r in rrdata:
         args += ["-dane_tlsa_rrdata", r]
@@ -608,6 +805,21 @@ def cmd_tls(a):
             what = f" [{rrdata[0][:5]}{' +CAfile' if ca else ''}]" if len(checks) > 1 else ""
             print(f"{'ok  ' if ok else 'FAIL'} {c['name']:<24} port {c['port']} base {base}{what}: "
                   f"{got} (want {want}) {'; '.join(detail)}")
+    for c in meta.get("srv_cases", []):
+        if not c["tls"]:
+            continue
+        t = next(t for t in c["targets"] if t["address"] == LOOP)
+        base = c["tls_base"] or t["name"]
+        starttls = SRV_SERVICES[c["scheme"]][1]
+        xmpphost = (c["xmpp_domain"] or c["domain"]) if c["scheme"].startswith("xmpp") else None
+        out = s_client(t["port"], base, t["tlsa"], None, starttls, xmpphost)
+        got = tls_verdict(out)
+        ok = got == c["tls"]
+        bad += not ok
+        detail = [ln.strip() for ln in out.splitlines()
+                  if re.search(r"DANE TLSA|Verification|verify error|STARTTLS|unusable", ln)]
+        print(f"{'ok  ' if ok else 'FAIL'} {c['name']:<24} port {t['port']} base {base}: "
+              f"{got} (want {c['tls']}) {'; '.join(detail)}")
     return 1 if bad else 0
 
 

@@ -18,7 +18,7 @@ constexpr std::array<Named<Fault>, 7> fault_table{{
 }};
 static_assert(covers(fault_table, 7));
 
-constexpr std::array<Named<Errc>, 13> errc_table{{
+constexpr std::array<Named<Errc>, 14> errc_table{{
     {Errc::Usage, "usage"},
     {Errc::Resolve, "resolve"},
     {Errc::Connect, "connect"},
@@ -32,8 +32,9 @@ constexpr std::array<Named<Errc>, 13> errc_table{{
     {Errc::Rejected, "rejected"},
     {Errc::Handshake, "handshake"},
     {Errc::Tls, "tls"},
+    {Errc::Store, "store"},
 }};
-static_assert(covers(errc_table, 13));
+static_assert(covers(errc_table, 14));
 
 }  // namespace
 

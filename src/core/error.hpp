@@ -28,6 +28,7 @@ enum class Errc : std::uint8_t {
   Rejected,          // the peer answered with a permanent failure (SMTP 5xx)
   Handshake,         // the TLS handshake failed
   Tls,               // other TLS-layer failure
+  Store,             // the store (SQLite / PostgreSQL) failed or is unusable
 };
 
 std::string_view name(Fault f);

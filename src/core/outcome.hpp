@@ -123,6 +123,7 @@ struct Signals {
   std::optional<bool> starttls_required; // XMPP <required/>; nullopt elsewhere
   bool requiretls = false;               // RFC 8689 REQUIRETLS advertised after TLS
   std::optional<std::string> mx;         // DNSSEC state of the MX RRset (domain targets)
+  std::optional<std::string> srv;        // DNSSEC state of the SRV RRset (--srv service domains)
   std::optional<std::string> address;    // DNSSEC state of the host's address records
   std::optional<TlsaSignal> tlsa;        // nullopt: no DNS was involved (IP literal)
 };
@@ -131,6 +132,18 @@ struct Signals {
 struct MxAttempt {
   std::string host;
   std::uint16_t preference = 0;
+  std::string address;
+  Verdict verdict = Verdict::Fail;
+  Protection protection = Protection::Cleartext;
+  std::string detail;  // the failure detail, or the human line
+};
+
+// One SRV target tried for a service domain (--srv), in RFC 2782 order. priority and weight
+// are nullopt for the fallback to the service domain itself when it has no SRV records.
+struct SrvAttempt {
+  std::string target;
+  std::uint16_t port = 0;
+  std::optional<std::uint16_t> priority, weight;
   std::string address;
   Verdict verdict = Verdict::Fail;
   Protection protection = Protection::Cleartext;
@@ -174,6 +187,7 @@ struct Outcome {
   Timing timing;
   std::optional<Failure> failure;  // set iff verdict != ok
   std::optional<std::vector<MxAttempt>> mx;  // domain targets: every MX host tried, in order
+  std::optional<std::vector<SrvAttempt>> srv;  // --srv: every SRV target tried, in order
 
   void add(EventType type, std::string detail) { events.push_back({type, std::move(detail)}); }
   [[nodiscard]] bool has(EventType type) const;

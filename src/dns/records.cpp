@@ -48,6 +48,22 @@ Result<Mx> parse_mx(std::string_view rdata) {
   return mx;
 }
 
+Result<Srv> parse_srv(std::string_view rdata) {
+  // RFC 2782: priority, weight, port (16 bits each, network order), then the target name,
+  // which is never compressed.
+  if (rdata.size() < 7) return fail(Errc::Malformed, Fault::Dns, "SRV RDATA too short");
+  auto u16 = [&](std::size_t at) {
+    return static_cast<std::uint16_t>((static_cast<unsigned char>(rdata[at]) << 8) |
+                                      static_cast<unsigned char>(rdata[at + 1]));
+  };
+  Srv srv{.priority = u16(0), .weight = u16(2), .port = u16(4), .target = {}};
+  std::size_t pos = 6;
+  if (!read_name(rdata, pos, srv.target) || pos != rdata.size()) {
+    return fail(Errc::Malformed, Fault::Dns, "malformed SRV target name");
+  }
+  return srv;
+}
+
 Result<std::string> parse_address(std::string_view rdata, std::uint16_t qtype) {
   char text[INET6_ADDRSTRLEN] = {};
   if (qtype == rrtype::a && rdata.size() == 4) {
@@ -69,6 +85,39 @@ std::vector<Mx> order_mx(std::vector<Mx> records) {
 
 bool is_null_mx(const std::vector<Mx>& records) {
   return records.size() == 1 && records.front().exchange.empty();
+}
+
+std::vector<Srv> order_srv(std::vector<Srv> records, const Pick& pick) {
+  std::stable_sort(records.begin(), records.end(),
+                   [](const Srv& a, const Srv& b) { return a.priority < b.priority; });
+  std::vector<Srv> out;
+  out.reserve(records.size());
+  for (auto group = records.begin(); group != records.end();) {
+    const auto end = std::find_if(group, records.end(), [&](const Srv& r) { return r.priority != group->priority; });
+    // Weight 0 first, then the others, each in the resolver's order (RFC 2782).
+    std::vector<Srv> left(group, end);
+    std::stable_partition(left.begin(), left.end(), [](const Srv& r) { return r.weight == 0; });
+    while (!left.empty()) {
+      std::uint64_t sum = 0;
+      for (const auto& r : left) sum += r.weight;
+      const std::uint64_t chosen = pick(sum) % (sum + 1);
+      // The first record whose running sum reaches the chosen number.
+      std::uint64_t running = 0;
+      auto it = left.begin();
+      for (; it != left.end(); ++it) {
+        running += it->weight;
+        if (running >= chosen) break;
+      }
+      out.push_back(std::move(*it));
+      left.erase(it);
+    }
+    group = end;
+  }
+  return out;
+}
+
+bool is_no_service(const std::vector<Srv>& records) {
+  return records.size() == 1 && records.front().target.empty();
 }
 
 }  // namespace ostls::dns

@@ -34,7 +34,8 @@ std::string normalize_digest(std::string_view digest) {
   return out;
 }
 
-AuthCheck authenticate(Level level, const TlsFacts& tls, std::span<const std::string> fingerprints) {
+AuthCheck authenticate(Level level, const TlsFacts& tls, std::span<const std::string> fingerprints,
+                       const std::optional<std::string>& pinned_spki) {
   AuthCheck check;
   switch (level) {
     case Level::Fingerprint: {
@@ -88,7 +89,20 @@ AuthCheck authenticate(Level level, const TlsFacts& tls, std::span<const std::st
       }
       return check;
     case Level::Tofu:
-      break;  // not implemented: rejected before any connection (is_implemented())
+      // RFC 7435 §1.3 "TOFU identity information": the key pinned at first contact must be
+      // presented again. First contact: nothing to check, the caller pins this key.
+      if (!tls.peer) {
+        check.failure = failure(ResultType::ValidationFailure, Fault::Peer, "peer sent no certificate: no key to pin");
+      } else if (!pinned_spki) {
+        check.first_use = true;
+      } else if (*pinned_spki == tls.peer->spki_sha256) {
+        check.proof = Authentication(AuthMethod::Tofu);
+      } else {
+        check.failure = failure(ResultType::ValidationFailure, Fault::Peer,
+                                fmt::format("the peer's key {} differs from the pinned key {}", tls.peer->spki_sha256,
+                                            *pinned_spki));
+      }
+      return check;
   }
   check.failure = failure(ResultType::ValidationFailure, Fault::Config,
                           fmt::format("level {} is not available in this build", name(level)));
@@ -109,6 +123,7 @@ Verdict verdict_for(const Error& e) {
     case Errc::Closed:
     case Errc::Io:
     case Errc::TempRejected:
+    case Errc::Store:  // the memory could not be read: never guess that nothing was pinned
       return Verdict::Defer;
     case Errc::Usage:
     case Errc::LineTooLong:
@@ -157,8 +172,8 @@ Decision decide(Level level, const AttemptSummary& a, const std::optional<AuthCh
     return d;
   }
   if (authenticates(level)) {
-    if (auth && auth->proof) {
-      d.verdict = Verdict::Ok;
+    if (auth && (auth->proof || auth->first_use)) {
+      d.verdict = Verdict::Ok;  // first use of a TOFU level: encrypted, and the key is pinned
     } else {
       d.failure = auth && auth->failure ? auth->failure
                                         : failure(ResultType::ValidationFailure, Fault::Peer, "not authenticated");

@@ -14,7 +14,8 @@
 namespace ostls::policy {
 
 struct AuthCheck;
-AuthCheck authenticate(Level level, const TlsFacts& tls, std::span<const std::string> fingerprints);
+AuthCheck authenticate(Level level, const TlsFacts& tls, std::span<const std::string> fingerprints,
+                       const std::optional<std::string>& pinned_spki);
 
 // Proof that the peer was authenticated by the policy in force (STYLE habit 8). Only
 // authenticate() can make one, so Protection::Authenticated cannot be set without it (R7).
@@ -25,17 +26,21 @@ public:
 private:
   explicit Authentication(AuthMethod m) : method_(m) {}
   AuthMethod method_;
-  friend AuthCheck authenticate(Level, const TlsFacts&, std::span<const std::string>);
+  friend AuthCheck authenticate(Level, const TlsFacts&, std::span<const std::string>,
+                                const std::optional<std::string>&);
 };
 
 struct AuthCheck {
   std::optional<Authentication> proof;  // set iff the level's check passed
   std::optional<Failure> failure;       // why it did not (recorded even when not enforced)
+  bool first_use = false;               // Level::Tofu with nothing pinned yet: the key is to be pinned
 };
 
 // What `level` demands of a completed handshake. `fingerprints` are configured SHA-256 digests
-// (certificate or SPKI, any case, colons allowed) for Level::Fingerprint.
-[[nodiscard]] AuthCheck authenticate(Level level, const TlsFacts& tls, std::span<const std::string> fingerprints);
+// (certificate or SPKI, any case, colons allowed) for Level::Fingerprint; `pinned_spki` is the
+// TOFU pin of the peer for Level::Tofu (nullopt: first contact).
+[[nodiscard]] AuthCheck authenticate(Level level, const TlsFacts& tls, std::span<const std::string> fingerprints,
+                                     const std::optional<std::string>& pinned_spki = std::nullopt);
 
 // Postfix's trust word for a TLS session.
 [[nodiscard]] Trust trust_of(const TlsFacts& tls, const std::optional<Authentication>& proof);

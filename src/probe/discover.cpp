@@ -1,5 +1,6 @@
 // DNS for one host: address records through the validating resolver, then TLSA per RFC 7672
-// §2.2 (only when the address records are secure; CNAME-expanded name first, §2.2.2).
+// §2.2 (only when the address records are secure; CNAME-expanded name first, §2.2.2). For an
+// SRV target (RFC 7673 §3) also only when the SRV RRset was secure.
 #include <fmt/format.h>
 
 #include "dns/records.hpp"
@@ -63,8 +64,17 @@ net::awaitable<HostDns> discover(const HostJob& job, Level asked, const Options&
 
   if (!wants_dane(asked)) co_return d;
   d.tlsa_asked = true;
-  const bool smtp = job.target.protocol.family == proto::Family::Smtp ||
-                    job.target.protocol.family == proto::Family::Lmtp;
+  // RFC 7672 §3.1.3 (no PKIX-TA/EE) governs SMTP relay; a submission server found through
+  // SRV is under RFC 7673, which keeps every RFC 6698 usage.
+  const bool smtp = !job.srv && (job.target.protocol.family == proto::Family::Smtp ||
+                                 job.target.protocol.family == proto::Family::Lmtp);
+  if (job.srv && !job.srv->secure) {
+    // RFC 7673 §3.1: an insecure SRV RRset means no DANE at its targets, whatever their TLSA.
+    d.tlsa.state = dane::TlsaState::Insecure;
+    d.tlsa.owner = tlsa_owner(job.port, dns::normalize_name(job.host));
+    d.tlsa.detail = "the SRV RRset is insecure";
+    co_return d;
+  }
   if (!secure) {
     // RFC 7672 §2.2: no DANE for a host whose addresses are not DNSSEC-validated.
     d.tlsa.state = dane::TlsaState::Insecure;

@@ -117,6 +117,12 @@ net::awaitable<void> upgrade(net::Channel& ch, const Session& s, Attempt& a) {
   a.tls = tls::handshake_facts(ch.ssl(), s.reference_ids, s.dane != nullptr);
 }
 
+// The XMPP stream's `to`: the service domain for an SRV target (RFC 6120 §4.7.2, while DANE
+// and SNI use the target host, RFC 7673 §4.1), else the name sent as SNI.
+std::string xmpp_domain(const Session& s) {
+  return s.job.srv ? s.job.srv->service_domain : s.servername;
+}
+
 net::awaitable<Attempt> attempt(const Session& s, proto::Upgrade mode) {
   Attempt a;
   const auto& t = s.job.target;
@@ -133,7 +139,7 @@ net::awaitable<Attempt> attempt(const Session& s, proto::Upgrade mode) {
   const auto connected = Clock::now();
 
   proto::AnyClient machine(t.protocol.family, {.helo = s.options.helo,
-                                                .xmpp_domain = s.options.xmpp_domain.value_or(s.servername),
+                                                .xmpp_domain = s.options.xmpp_domain.value_or(xmpp_domain(s)),
                                                 .implicit_tls = t.protocol.implicit_tls,
                                                 .upgrade = mode,
                                                 .helo_fallback = !requires_tls(s.level),
@@ -219,9 +225,26 @@ std::string base_of(const std::string& owner) {
   return dot == std::string::npos ? owner : owner.substr(dot + 6);
 }
 
+// The name sent as SNI when DANE does not decide it: for an SRV target (RFC 7673 §4.1) the
+// target host when the SRV RRset was secure, else the service domain; otherwise the host.
+std::string preferred_name(const HostJob& job) {
+  if (!job.srv) return job.host;
+  return job.srv->secure ? dns::normalize_name(job.host) : job.srv->service_domain;
+}
+
 // Reference identifiers for the name check (recorded at every level, enforced at verify/secure).
-std::vector<std::string> reference_ids(Level level, const Plan& p, const std::string& servername, bool ip_literal) {
+std::vector<std::string> reference_ids(Level level, const Plan& p, const HostJob& job, const std::string& servername,
+                                       bool ip_literal) {
   if ((level == Level::Verify || level == Level::Secure) && !p.match.empty()) return p.match;
+  if (job.srv && !p.servername) {
+    // RFC 7673 §4.1: a secure SRV RRset makes both the target host and the service domain
+    // reference identifiers; an insecure one only the service domain, never the target.
+    std::vector<std::string> ids;
+    if (job.srv->secure) ids.push_back(dns::normalize_name(job.host));
+    ids.push_back(job.srv->service_domain);
+    if (level == Level::Secure) ids.push_back("." + job.srv->service_domain);
+    return ids;
+  }
   std::vector<std::string> ids{servername};
   // Postfix `secure` default: nexthop and dot-nexthop; for [host] targets the nexthop is the host.
   if (level == Level::Secure && !ip_literal) ids.push_back("." + servername);
@@ -272,13 +295,16 @@ net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const O
   std::vector<std::string> dane_names;
   if (use_dane) {
     // RFC 7672 §3.2.2: the TLSA base domain first (also sent as SNI), then the host name and,
-    // when the MX RRset was secure, the next-hop domain.
+    // when the MX RRset was secure, the next-hop domain. For an SRV target (RFC 7673 §4.2,
+    // §6: the certificate names the target host and/or the service domain) the same list:
+    // `nexthop` is the service domain, set only when the SRV RRset was secure — and without a
+    // secure SRV RRset there is no usable TLSA here at all (discover()).
     dane_names = {base_of(dns.tlsa.owner)};
     for (const auto& n : {dns::normalize_name(job.host), dns.canonical, job.nexthop.value_or("")}) {
       if (!n.empty() && std::find(dane_names.begin(), dane_names.end(), n) == dane_names.end()) dane_names.push_back(n);
     }
   }
-  const std::string servername = plan.servername.value_or(use_dane ? dane_names.front() : job.host);
+  const std::string servername = plan.servername.value_or(use_dane ? dane_names.front() : preferred_name(job));
   o.servername = servername;
   const bool ip_literal = target.is_ip_literal && job.host == target.host;
 
@@ -307,7 +333,7 @@ net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const O
                         .options = options,
                         .level = level,
                         .servername = servername,
-                        .reference_ids = use_dane ? dane_names : reference_ids(level, plan, servername, ip_literal),
+                        .reference_ids = use_dane ? dane_names : reference_ids(level, plan, job, servername, ip_literal),
                         .ctx = ctx.get(),
                         .dane = use_dane ? &dns.tlsa : nullptr,
                         .dane_names = dane_names,

@@ -24,11 +24,18 @@ struct Plan {
 
 [[nodiscard]] Plan plan_for(const Target& t, const Options& o);
 
+// Where an SRV target came from (--srv, RFC 7673).
+struct SrvOrigin {
+  std::string service_domain;  // the command-line target's host, normalized
+  bool secure = false;         // the SRV RRset was DNSSEC-secure
+};
+
 struct HostJob {
   const Target& target;
-  std::string host;                    // the host to connect to (an MX exchange or the target host)
+  std::string host;                    // the host to connect to (an MX exchange, an SRV target or the target host)
   std::uint16_t port = 0;
-  std::optional<std::string> nexthop;  // the destination domain, when its MX RRset was secure
+  std::optional<std::string> nexthop;  // the destination domain, when its MX (or SRV) RRset was secure
+  std::optional<SrvOrigin> srv;        // set when `host` is an SRV target
 };
 
 // What DNS said about one host.
@@ -47,6 +54,11 @@ struct HostDns {
 
 [[nodiscard]] net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const Options& options,
                                                  net::Watchdog& watchdog, net::Clock::time_point deadline);
+
+// --srv: the service domain's SRV targets in RFC 2782 order, each probed until one does not
+// defer (probe/srv.cpp).
+[[nodiscard]] net::awaitable<Outcome> run_service(const Target& target, const Plan& plan, const Options& options,
+                                                  net::Watchdog& watchdog, net::Clock::time_point deadline);
 
 [[nodiscard]] double ms(net::Clock::time_point from, net::Clock::time_point to);
 

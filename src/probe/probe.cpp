@@ -1,6 +1,7 @@
 // `ostls probe` for one target: a single host ([host], IP literal, or any non-SMTP target), or a
 // mail domain (smtp://domain): its MX hosts in RFC 5321 §5 order, each probed until one does
-// not defer (RFC 7672 §2.2.1 for what the MX RRset's DNSSEC state decides).
+// not defer (RFC 7672 §2.2.1 for what the MX RRset's DNSSEC state decides), or with --srv a
+// service domain: its SRV targets (probe/srv.cpp).
 #include "probe/probe.hpp"
 
 #include <asio/this_coro.hpp>
@@ -101,6 +102,7 @@ net::awaitable<Outcome> run(const Target& target, const Options& options) {
   const auto deadline = start + options.timeout;
   const Plan plan = plan_for(target, options);
   net::Watchdog watchdog(co_await asio::this_coro::executor, options.timeout);
+  if (options.srv) co_return co_await run_service(target, plan, options, watchdog, deadline);
   if (is_mail_domain(target) && options.resolver != nullptr) {
     co_return co_await run_destination(target, plan, options, watchdog, deadline);
   }

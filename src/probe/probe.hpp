@@ -1,5 +1,5 @@
 // `ostls probe` for one target, as one top-down story (STYLE "One coroutine per story"):
-// choose the policy (R1) → MX hosts (domain targets) → addresses and TLSA (DANE) → connect → dialogue → STARTTLS → handshake → what the level demands
+// choose the policy (R1) → MX hosts (domain targets) or SRV targets (--srv) → addresses and TLSA (DANE) → connect → dialogue → STARTTLS → handshake → what the level demands
 // (R3–R7) → R2 cleartext retry where allowed → one Outcome. Every decision is a pure function
 // in policy/; this file only sequences them and performs the I/O through net/.
 #pragma once
@@ -27,9 +27,12 @@ struct Options {
   std::string cafile, capath;
   std::optional<std::string> servername;           // SNI + reference identifier
   std::string helo = "localhost";
-  std::optional<std::string> xmpp_domain;          // XMPP stream `to`; default: servername, else host
+  std::optional<std::string> xmpp_domain;          // XMPP stream `to`; default: --srv's service domain, else servername, else host
   std::chrono::milliseconds timeout{30000};        // the whole probe of one target
   bool try_starttls = false;
+  // --srv: the target host is a service domain, located through SRV records with DANE per
+  // RFC 7673 (probe/srv.hpp); needs `resolver`.
+  bool srv = false;
   Limits limits;
   net::Transcript transcript;                      // -v: the dialogue as it happens
   dns::Resolver* resolver = nullptr;               // DNSSEC lookups; null: system resolver, no DANE

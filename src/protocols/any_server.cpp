@@ -20,15 +20,21 @@ Result<AnyServer> AnyServer::make(Family family, const ServerParams& params) {
       return AnyServer(imap::Server(params));
     case Family::Pop3:
       return AnyServer(pop3::Server(params));
-    case Family::Sieve:
-    case Family::Nntp:
-    case Family::Ftp:
-    case Family::Irc:
     case Family::Ldap:
+      return AnyServer(ldap::Server(params));
     case Family::Postgres:
+      return AnyServer(postgres::Server(params));
     case Family::Xmpp:
     case Family::XmppServer:
-      break;
+      return AnyServer(xmpp::Server({.server_to_server = family == Family::XmppServer, .common = params}));
+    case Family::Sieve:
+      return AnyServer(sieve::Server(params));
+    case Family::Nntp:
+      return AnyServer(nntp::Server(params));
+    case Family::Ftp:
+      return AnyServer(ftp::Server(params));
+    case Family::Irc:
+      return AnyServer(irc::Server(params));
   }
   return fail(Errc::Usage, Fault::Config, "this protocol has no server role yet");
 }

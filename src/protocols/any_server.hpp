@@ -7,11 +7,18 @@
 #include <variant>
 
 #include "core/error.hpp"
+#include "protocols/ftp.hpp"
 #include "protocols/imap.hpp"
+#include "protocols/irc.hpp"
+#include "protocols/ldap.hpp"
+#include "protocols/nntp.hpp"
 #include "protocols/pop3.hpp"
+#include "protocols/postgres.hpp"
 #include "protocols/registry.hpp"
 #include "protocols/server.hpp"
+#include "protocols/sieve.hpp"
 #include "protocols/smtp.hpp"
+#include "protocols/xmpp.hpp"
 
 namespace ostls::proto {
 
@@ -30,7 +37,7 @@ public:
   [[nodiscard]] const ServerFacts& facts() const;
 
 private:
-  using Machine = std::variant<smtp::Server, imap::Server, pop3::Server>;
+  using Machine = std::variant<smtp::Server, imap::Server, pop3::Server, ldap::Server, postgres::Server, xmpp::Server, sieve::Server, nntp::Server, ftp::Server, irc::Server>;
   explicit AnyServer(Machine machine) : machine_(std::move(machine)) {}
 
   Machine machine_;

@@ -1,5 +1,7 @@
 #include "protocols/ftp.hpp"
 
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "protocols/text.hpp"
@@ -145,6 +147,145 @@ proto::Step Client::on_reply(Reply reply) {
       break;
   }
   return fail(Errc::Malformed, "reply after the dialogue ended");
+}
+
+namespace {
+
+// RFC 959 §4.1: the commands that open (or set up) a data connection. The front does not
+// proxy data connections, so from here on the session is a plain relay.
+bool opens_data_connection(std::string_view verb) {
+  return verb == "PASV" || verb == "EPSV" || verb == "PORT" || verb == "EPRT" || verb == "LPSV" || verb == "LPRT";
+}
+
+std::string_view trim_left(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  return s;
+}
+
+}  // namespace
+
+Server::Server(proto::ServerParams params) : params_(std::move(params)), reader_(params_.limits) {}
+
+proto::Action Server::start() { return {{}, {}, proto::Next::ReadBackend, 0, std::nullopt}; }
+
+proto::Action Server::on_tls_established() {
+  facts_.tls_established = true;
+  state_ = State::Command;  // PBSZ and PROT follow (RFC 4217 §9): answered here
+  return {{}, {}, proto::Next::ReadClient, 0, std::nullopt};
+}
+
+proto::Action Server::forward(std::string_view line, bool feat) {
+  state_ = State::Reply;
+  feat_ = feat;
+  auth_listed_ = pbsz_listed_ = prot_listed_ = false;
+  return proto::to_backend(fmt::format("{}\r\n", line));
+}
+
+proto::Action Server::on_client_line(std::string_view line) {
+  if (state_ != State::Command) return proto::serve_fail(Errc::Malformed, Fault::Local, "client line out of turn");
+  const auto [verb_raw, args] = proto::word(line);
+  const auto verb = proto::upper(verb_raw);
+  if (facts_.tls_established) return on_tls_command(verb, args, line);
+  if (verb == "AUTH") {
+    const auto mechanism = proto::upper(args);
+    if (mechanism != "TLS" && mechanism != "TLS-C") return proto::to_client("504 Only AUTH TLS is supported\r\n");
+    facts_.upgrade_requested = true;
+    state_ = State::Done;
+    return proto::to_client("234 Proceed with TLS negotiation\r\n", proto::Next::StartTls);
+  }
+  // RFC 4217 §8-9: PBSZ and PROT only follow a security exchange.
+  if (verb == "PBSZ" || verb == "PROT") return proto::to_client("503 AUTH TLS first\r\n");
+  if (verb == "FEAT" || verb == "NOOP" || verb == "SYST" || verb == "HELP") return forward(line, verb == "FEAT");
+  if (verb == "QUIT") {
+    state_ = State::Done;
+    return proto::to_backend(fmt::format("{}\r\n", line), proto::Next::Relay);
+  }
+  if (params_.require_tls) return proto::to_client("530 TLS required on the control connection: use AUTH TLS first\r\n");
+  state_ = State::Done;
+  return proto::relay_cleartext(facts_, line);
+}
+
+proto::Action Server::on_tls_command(std::string_view verb, std::string_view args, std::string_view line) {
+  // RFC 4217 §8: a TLS mechanism has no buffer; any size is answered with PBSZ=0.
+  if (verb == "PBSZ") {
+    if (args.empty() || args.find_first_not_of("0123456789") != std::string_view::npos) {
+      return proto::to_client("501 Syntax error in PBSZ\r\n");
+    }
+    return proto::to_client("200 PBSZ=0\r\n");
+  }
+  // RFC 4217 §9. The backend is plaintext-only and data connections are not proxied, so only
+  // Clear can be honoured. PROT without a prior PBSZ is accepted (Python's ftplib sends it so).
+  if (verb == "PROT") {
+    const auto level = proto::upper(args);
+    if (level == "C") return proto::to_client("200 Protection level set to Clear\r\n");
+    if (level == "P" || level == "S" || level == "E") {
+      return proto::to_client("536 Only PROT C: this server protects the control connection only\r\n");
+    }
+    return proto::to_client("504 Unknown protection level\r\n");
+  }
+  if (verb == "AUTH") return proto::to_client("503 TLS is already established\r\n");
+  if (opens_data_connection(verb) || verb == "REIN" || verb == "QUIT") {
+    state_ = State::Done;
+    return proto::to_backend(fmt::format("{}\r\n", line), proto::Next::Relay);
+  }
+  return forward(line, verb == "FEAT");
+}
+
+proto::Action Server::on_backend_line(std::string_view line) {
+  if (state_ != State::Greeting && state_ != State::Reply) {
+    return proto::serve_fail(Errc::Malformed, Fault::Local, "backend line out of turn");
+  }
+  auto r = reader_.feed(line);
+  if (!r) {
+    state_ = State::Done;
+    return proto::serve_fail(r.error().code, Fault::Peer, fmt::format("backend: {}", r.error().detail));
+  }
+  if (r->has_value()) return on_reply(**r, line);
+  // Inside a multi-line reply: relayed as it comes (bounded by the reader).
+  if (feat_) return on_feat_line(line);
+  return proto::to_client(fmt::format("{}\r\n", line), proto::Next::ReadBackend);
+}
+
+proto::Action Server::on_feat_line(std::string_view line) {
+  if (!line.empty() && line.front() == ' ') {  // RFC 2389 §3.2: " FEATURE params"
+    const auto [name_raw, params] = proto::word(trim_left(line));
+    const auto name = proto::upper(name_raw);
+    if (name == "AUTH") {
+      if (facts_.tls_established) return {{}, {}, proto::Next::ReadBackend, 0, std::nullopt};  // done already
+      const auto p = ";" + proto::upper(params) + ";";
+      auth_listed_ = auth_listed_ || p.find(";TLS;") != std::string::npos;
+    }
+    pbsz_listed_ = pbsz_listed_ || name == "PBSZ";
+    prot_listed_ = prot_listed_ || name == "PROT";
+  }
+  return proto::to_client(fmt::format("{}\r\n", line), proto::Next::ReadBackend);
+}
+
+std::string Server::feat_additions() const {
+  std::string out;
+  if (!facts_.tls_established && !auth_listed_) out += " AUTH TLS\r\n";
+  if (!pbsz_listed_) out += " PBSZ\r\n";
+  if (!prot_listed_) out += " PROT\r\n";
+  return out;
+}
+
+proto::Action Server::on_reply(const Reply& reply, std::string_view last_line) {
+  auto relayed = fmt::format("{}\r\n", last_line);
+  if (reply.code / 100 == 1) return proto::to_client(std::move(relayed), proto::Next::ReadBackend);  // the final reply follows
+  const bool greeting = state_ == State::Greeting;
+  if ((greeting && reply.code != 220) || reply.code == 421) {
+    // The backend turns the client away or closes: relayed, then its close.
+    state_ = State::Done;
+    return proto::to_client(std::move(relayed), proto::Next::Relay);
+  }
+  state_ = State::Command;
+  if (!std::exchange(feat_, false)) return proto::to_client(std::move(relayed));
+  if (reply.code == 211 && reply.lines.size() > 1) return proto::to_client(feat_additions() + relayed);
+  if (reply.lines.size() == 1 && (reply.code == 211 || reply.code >= 500)) {
+    // RFC 2389 §3.2: "211 no features", or a backend without FEAT: ours lists what we add.
+    return proto::to_client(fmt::format("211-Features:\r\n{}211 End\r\n", feat_additions()));
+  }
+  return proto::to_client(std::move(relayed));
 }
 
 }  // namespace ostls::ftp

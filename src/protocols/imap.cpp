@@ -233,7 +233,9 @@ proto::Action Server::on_backend_line(std::string_view line) {
   }
   if (tag == tag_) {
     state_ = State::Command;
-    return proto::to_client(fmt::format("{} {} {}\r\n", tag, status_raw, status == "OK" ? rewrite_code(text) : std::string(text)));
+    const auto shown = status == "OK" ? rewrite_code(text) : std::string(text);
+    return proto::to_client(shown.empty() ? fmt::format("{} {}\r\n", tag, status_raw)
+                                          : fmt::format("{} {} {}\r\n", tag, status_raw, shown));
   }
   // A continuation request or a foreign tag: this is no longer a dialogue we follow.
   state_ = State::Done;

@@ -1,5 +1,7 @@
 #include "protocols/irc.hpp"
 
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "protocols/text.hpp"
@@ -101,6 +103,114 @@ proto::Step Client::on_line(std::string_view line) {
     return fail(Errc::ReplyTooLong, fmt::format("more than {} unrelated messages", params_.limits.max_reply_lines));
   }
   return proto::ReadLine{};
+}
+
+namespace {
+
+// A CAP LS line split before its capability list: ":s CAP * LS * :a b" → {":s CAP * LS * ", "a b"}.
+// Precondition: the message has the list parameter.
+std::pair<std::string_view, std::string_view> split_list(std::string_view line) {
+  const auto colon = line.find(" :");
+  if (colon != std::string_view::npos) return {line.substr(0, colon + 1), line.substr(colon + 2)};
+  const auto sp = line.rfind(' ');
+  return {line.substr(0, sp + 1), line.substr(sp + 1)};
+}
+
+// "tls" or "tls=…" (IRCv3 CAP 302 values); capability names are case-sensitive.
+bool is_tls(std::string_view cap) { return cap.substr(0, cap.find('=')) == "tls"; }
+
+bool is_error_numeric(std::string_view command) {
+  return command.size() == 3 && command[0] >= '4' && command[0] <= '5' &&
+         command.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+}  // namespace
+
+Server::Server(proto::ServerParams params) : params_(std::move(params)) {}
+
+proto::Action Server::start() { return {{}, {}, proto::Next::ReadClient, 0, std::nullopt}; }
+
+proto::Action Server::on_tls_established() {
+  facts_.tls_established = true;
+  state_ = State::Command;  // the client asks CAP LS again; "tls" is no longer offered
+  return {{}, {}, proto::Next::ReadClient, 0, std::nullopt};
+}
+
+proto::Action Server::on_client_line(std::string_view line) {
+  if (state_ != State::Command) return proto::serve_fail(Errc::Malformed, Fault::Local, "client line out of turn");
+  const auto m = parse_message(line);
+  const bool tls = facts_.tls_established;
+  if (m.command.empty()) return {{}, {}, proto::Next::ReadClient, 0, std::nullopt};  // empty messages are ignored
+  if (m.command == "STARTTLS") {
+    if (tls) return proto::to_client(fmt::format(":{} 691 * :STARTTLS failure: TLS is already active\r\n", server_name_));
+    facts_.upgrade_requested = true;
+    state_ = State::Done;
+    return proto::to_client(fmt::format(":{} 670 * :STARTTLS successful, proceed with TLS handshake\r\n", server_name_),
+                            proto::Next::StartTls);
+  }
+  auto forwarded = fmt::format("{}\r\n", line);
+  if (m.command == "CAP" && !m.params.empty() && proto::upper(m.params[0]) != "END") {
+    state_ = State::CapReply;
+    lines_ = 0;
+    tls_listed_ = false;
+    return proto::to_backend(std::move(forwarded));
+  }
+  // Keep-alives before registration: forwarded; the answer comes with the next backend read.
+  if (m.command == "PING" || m.command == "PONG") return proto::to_backend(std::move(forwarded), proto::Next::ReadClient);
+  if (tls || m.command == "QUIT") {
+    state_ = State::Done;
+    return proto::to_backend(std::move(forwarded), proto::Next::Relay);
+  }
+  if (params_.require_tls) {
+    state_ = State::Done;
+    return proto::to_client("ERROR :Closing link: STARTTLS is required\r\n", proto::Next::Close);
+  }
+  state_ = State::Done;
+  return proto::relay_cleartext(facts_, line);
+}
+
+proto::Action Server::on_backend_line(std::string_view line) {
+  if (state_ != State::CapReply) return proto::serve_fail(Errc::Malformed, Fault::Local, "backend line out of turn");
+  const auto m = parse_message(line);
+  if (!m.prefix.empty() && m.prefix.find_first_of("!@") == std::string::npos) server_name_ = m.prefix;
+  if (m.command == "CAP" && m.params.size() >= 3) return on_cap(m, line);
+  auto relayed = fmt::format("{}\r\n", line);
+  if (m.command == "ERROR") {  // the backend closes the link
+    state_ = State::Done;
+    return proto::to_client(std::move(relayed), proto::Next::Relay);
+  }
+  if (is_error_numeric(m.command)) {  // 421 unknown command, 451 not registered, 410 bad subcommand
+    state_ = State::Command;
+    return proto::to_client(std::move(relayed));
+  }
+  // NOTICE AUTH, PING and other chatter before the answer: relayed, but bounded.
+  if (++lines_ > params_.limits.max_reply_lines) {
+    state_ = State::Done;
+    return proto::serve_fail(Errc::ReplyTooLong, Fault::Peer,
+                             fmt::format("backend: more than {} messages before the CAP answer", params_.limits.max_reply_lines));
+  }
+  return proto::to_client(std::move(relayed), proto::Next::ReadBackend);
+}
+
+proto::Action Server::on_cap(const Message& m, std::string_view line) {
+  // IRCv3 CAP 302: "CAP nick LS * :a b" is continued, "CAP nick LS :a b" is the last line.
+  const bool more = m.params.size() >= 4 && m.params[2] == "*";
+  const auto next = more ? proto::Next::ReadBackend : proto::Next::ReadClient;
+  if (!more) state_ = State::Command;
+  if (proto::upper(m.params[1]) != "LS") return proto::to_client(fmt::format("{}\r\n", line), next);
+  return proto::to_client(rewrite_ls(line, !more), next);
+}
+
+std::string Server::rewrite_ls(std::string_view line, bool last) {
+  const auto [head, list] = split_list(line);
+  std::string caps;
+  for (const auto& c : proto::words(list)) {
+    tls_listed_ = tls_listed_ || is_tls(c);
+    if (facts_.tls_established && is_tls(c)) continue;  // the upgrade is done: not offered again
+    caps += caps.empty() ? c : " " + c;
+  }
+  if (last && !facts_.tls_established && !tls_listed_) caps += caps.empty() ? "tls" : " tls";
+  return fmt::format("{}:{}\r\n", head, caps);
 }
 
 }  // namespace ostls::irc

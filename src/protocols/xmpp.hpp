@@ -5,6 +5,15 @@
 // the stream. Implicit TLS (xmpps, XEP-0368 direct TLS): TLS first.
 // XML is parsed by expat, fed incrementally and bounded (bytes, depth); DTDs are refused
 // (RFC 6120 §11.1). Bytes after <proceed/> in the same read are injection: discarded and recorded.
+// Server (in front of a plaintext backend, c2s or s2s): the client's stream header relayed →
+// the backend's header and <stream:features> relayed with <starttls/> inserted as the first
+// feature (<required/> inside it with require_tls) → <starttls/> answered <proceed/> here →
+// [TLS] → the backend's stream cannot restart, so a fresh backend connection (ConnectBackend)
+// takes the client's new stream header → relay (§5.4.3.3: the post-TLS features are the
+// backend's own). Any other first element continues in cleartext, or with require_tls gets a
+// <policy-violation/> stream error. Client bytes behind <starttls/> in the same read are
+// discarded and recorded (command-injection, R10). Does not: interpret SASL, dialback or
+// stanzas; strip the backend's other features under require_tls (RFC 6120 §5.3.1 SHOULD NOT).
 #pragma once
 
 #include <cstdint>
@@ -15,6 +24,7 @@
 
 #include "core/limits.hpp"
 #include "protocols/protocol.hpp"
+#include "protocols/server.hpp"
 
 namespace ostls::xmpp {
 
@@ -56,6 +66,46 @@ private:
   std::unique_ptr<Parser> parser_;
   std::size_t fed_ = 0;  // bytes fed to the current stream's parser
   proto::Facts facts_;
+};
+
+struct ServerParams {
+  bool server_to_server = false;  // s2s (xmpp-server): the client's stream must be jabber:server
+  proto::ServerParams common;
+};
+
+class Server {
+public:
+  explicit Server(ServerParams params);
+  ~Server();
+  Server(Server&&) noexcept;
+  Server& operator=(Server&&) noexcept;
+
+  [[nodiscard]] proto::Action start();  // the client speaks first (RFC 6120 §4.2)
+  [[nodiscard]] proto::Action on_client_bytes(std::string_view bytes);
+  [[nodiscard]] proto::Action on_backend_bytes(std::string_view bytes);
+  [[nodiscard]] proto::Action on_tls_established();
+  [[nodiscard]] proto::Action on_backend_connected();  // the fresh backend after TLS
+
+  [[nodiscard]] const proto::ServerFacts& facts() const { return facts_; }
+
+  struct Reader;  // expat state of one side's pre-TLS stream (bounded)
+
+private:
+  enum class State : std::uint8_t { ClientHeader, BackendFeatures, ClientElement, Upgrading, Reconnecting, Done };
+
+  proto::Action after_features();
+  proto::Action decide();  // on the client's first element, once the features are relayed
+  proto::Action client_fault(Errc code, std::string_view condition, std::string detail);
+  proto::Action backend_fault(Errc code, std::string detail);
+  [[nodiscard]] std::string features_with_starttls() const;
+
+  ServerParams params_;
+  State state_ = State::ClientHeader;
+  std::unique_ptr<Reader> client_, backend_;
+  std::string client_bytes_;   // the client's pre-TLS stream so far (bounded)
+  std::size_t forwarded_ = 0;  // of client_bytes_, already written to the backend
+  std::string backend_bytes_;  // the backend's header and features, held until the features end
+  proto::ServerFacts facts_;
 };
 
 }  // namespace ostls::xmpp

@@ -60,6 +60,22 @@ json mx_json(const std::optional<std::vector<MxAttempt>>& mx) {
   return out;
 }
 
+json srv_json(const std::optional<std::vector<SrvAttempt>>& srv) {
+  if (!srv) return nullptr;
+  json out = json::array();
+  for (const auto& s : *srv) {
+    out.push_back({{"target", s.target},
+                   {"port", s.port},
+                   {"priority", opt(s.priority)},
+                   {"weight", opt(s.weight)},
+                   {"address", s.address.empty() ? json(nullptr) : json(s.address)},
+                   {"verdict", name(s.verdict)},
+                   {"protection", name(s.protection)},
+                   {"detail", s.detail}});
+  }
+  return out;
+}
+
 }  // namespace
 
 json to_json(const Outcome& o) {
@@ -89,9 +105,11 @@ json to_json(const Outcome& o) {
         {"starttls_required", opt(o.signals.starttls_required)},
         {"requiretls", o.signals.requiretls},
         {"mx", opt(o.signals.mx)},
+        {"srv", opt(o.signals.srv)},
         {"address", opt(o.signals.address)},
         {"tlsa", tlsa_json(o.signals.tlsa)}}},
       {"mx", mx_json(o.mx)},
+      {"srv", srv_json(o.srv)},
       {"capabilities", {{"plaintext", o.capabilities.plaintext}, {"tls", o.capabilities.tls}}},
       {"events", events},
       {"failure", failure},

@@ -98,6 +98,13 @@ std::string reason_block(const Outcome& o) {
       row("mx", fmt::format("{} {} [{}] {}: {}", m.preference, m.host, m.address, name(m.verdict), m.detail));
     }
   }
+  if (o.srv) {
+    for (const auto& s : *o.srv) {
+      const auto where = s.priority ? fmt::format("{} {} {}:{}", *s.priority, s.weight.value_or(0), s.target, s.port)
+                                    : fmt::format("(no SRV) {}:{}", s.target, s.port);
+      row("srv", fmt::format("{} [{}] {}: {}", where, s.address, name(s.verdict), s.detail));
+    }
+  }
   if (o.signals.requiretls) row("requiretls", "advertised after TLS (RFC 8689)");
   for (const auto& e : o.events) row("event", fmt::format("{}: {}", name(e.type), e.detail));
   return out;

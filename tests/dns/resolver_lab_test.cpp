@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
@@ -83,6 +84,46 @@ TEST_F(LabResolver, SecurityStatesOfRealAnswers) {
     if (records.size() == 2) {
       EXPECT_LT(records[0].preference, records[1].preference);
     }
+  });
+}
+
+// RFC 7673 §3.1: the SRV RRset's own DNSSEC state, as dns.json recorded it (unbound-host at
+// `dns.sh up`), and RFC 2782 parsing and order of real SRV answers.
+TEST_F(LabResolver, SrvAnswers) {
+  ASSERT_TRUE(dns_.contains("srv_cases")) << "dns.json has no SRV cases: run lab/dns/dns.sh up";
+  const std::map<std::string, std::string_view> want{
+      {"secure", "secure"}, {"insecure", "insecure"}, {"bogus", "bogus"},
+      {"servfail", "servfail"}, {"nxdomain", "none"}, {"nodata", "none"}};
+  run([&]() -> asio::awaitable<void> {
+    int checked = 0;
+    for (const auto& c : dns_["srv_cases"]) {
+      const std::string owner = c["owner"], observed = c["dnssec"]["srv"];
+      const auto a = co_await resolver_->query(owner, rrtype::srv, Clock::now() + 10s);
+      EXPECT_EQ(state(a), want.at(observed)) << owner << " " << a.why_bogus;
+      ++checked;
+      if (!a.has_data() || !a.usable()) continue;
+      std::vector<Srv> records;
+      for (const auto& rd : a.rdata) {
+        auto r = parse_srv(rd);
+        EXPECT_TRUE(r) << owner;
+        if (r) records.push_back(*r);
+      }
+      const auto kind = c["srv_kind"].get<std::string>();
+      if (kind == "dot") {
+        EXPECT_TRUE(is_no_service(records)) << owner;
+        continue;
+      }
+      // Every case's priorities differ, so RFC 2782 order is the dns.json order.
+      const auto ordered = order_srv(records, [](std::uint64_t) { return 0; });
+      EXPECT_EQ(ordered.size(), c["targets"].size()) << owner;
+      if (ordered.size() != c["targets"].size()) continue;
+      for (std::size_t i = 0; i < ordered.size(); ++i) {
+        EXPECT_EQ(ordered[i].target, c["targets"][i]["name"].get<std::string>());
+        EXPECT_EQ(ordered[i].port, c["targets"][i]["port"].get<std::uint16_t>());
+        EXPECT_EQ(ordered[i].priority, c["targets"][i]["priority"].get<std::uint16_t>());
+      }
+    }
+    EXPECT_GT(checked, 10);
   });
 }
 

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import time
+from pathlib import Path
 
 EXIT = {"ok": 0, "fail": 1, "defer": 75}
 
@@ -44,3 +45,21 @@ class Runner:
     def summary(self):
         print(f"{self.passed} passed, {self.failed} failed")
         return 0 if self.failed == 0 and self.passed > 0 else 1
+
+
+def make_leaf(ca_file, directory, name, stem):
+    """A P-256 leaf for `name` (SAN DNS:name and IP:127.0.0.1) issued by the lab CA (its key sits
+    next to ca.pem): (chain file with the CA appended, key file), both under `directory`/`stem`.*"""
+    d = Path(directory)
+    ca_key = str(Path(ca_file).with_name("ca.key"))
+    key, csr, ext, pem = (d / f"{stem}.{x}" for x in ("key", "csr", "ext", "pem"))
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", csr, "-subj", f"/CN={name}"], check=True, capture_output=True)
+    # IP:127.0.0.1 too: libldap (ldapsearch -ZZ) checks the host of an ldap://127.0.0.1 URI and
+    # has no option to name the expected host otherwise.
+    ext.write_text(f"subjectAltName=DNS:{name},IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_file, "-CAkey", ca_key, "-CAcreateserial",
+                    "-days", "2", "-extfile", ext, "-out", pem], check=True, capture_output=True)
+    chain = d / f"{stem}.chain.pem"
+    chain.write_text(pem.read_text() + Path(ca_file).read_text())
+    return str(chain), str(key)

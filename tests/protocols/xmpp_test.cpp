@@ -91,6 +91,20 @@ struct Hostile {
   Errc code;
 };
 
+TEST(Xmpp, StreamErrorNamesItsConditionNotItsText) {
+  // Prosody sends the condition and then a <text/>; the text must not replace the condition.
+  for (const std::string body : {"<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+                                 "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>no such host</text>",
+                                 "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>no such host</text>"
+                                 "<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"}) {
+    Client c({.domain = "example.org"});
+    (void)c.start();
+    auto s = feed(c, header + "<stream:error>" + body + "</stream:error>", 4096);
+    ASSERT_TRUE(std::holds_alternative<proto::Fail>(s));
+    EXPECT_EQ(std::get<proto::Fail>(s).error.detail, "stream error: host-unknown");
+  }
+}
+
 TEST(Xmpp, HostileStreams) {
   std::string deep = header + "<stream:features>";
   for (int i = 0; i < 40; ++i) deep += "<a>";

@@ -90,5 +90,33 @@ TEST(Json, SchemaKeysAndNulls) {
   EXPECT_TRUE(c["trust"].is_null());
 }
 
+TEST(Json, SrvAttempts) {
+  auto o = tls_outcome();
+  auto j = to_json(o);
+  EXPECT_TRUE(j["srv"].is_null()) << "not an --srv target";
+  EXPECT_TRUE(j["signals"]["srv"].is_null());
+  o.signals.srv = "secure";
+  o.srv = std::vector<SrvAttempt>{
+      {.target = "imap1.example.net", .port = 993, .priority = 10, .weight = 5, .address = "",
+       .verdict = Verdict::Defer, .protection = Protection::Cleartext, .detail = "cannot connect"},
+      {.target = "example.org", .port = 993, .priority = std::nullopt, .weight = std::nullopt,
+       .address = "192.0.2.1", .verdict = Verdict::Ok, .protection = Protection::Encrypted, .detail = "line"}};
+  j = to_json(o);
+  EXPECT_EQ(j["signals"]["srv"], "secure");
+  ASSERT_EQ(j["srv"].size(), 2u);
+  EXPECT_EQ(j["srv"][0]["target"], "imap1.example.net");
+  EXPECT_EQ(j["srv"][0]["port"], 993);
+  EXPECT_EQ(j["srv"][0]["priority"], 10);
+  EXPECT_EQ(j["srv"][0]["weight"], 5);
+  EXPECT_TRUE(j["srv"][0]["address"].is_null());
+  EXPECT_EQ(j["srv"][0]["verdict"], "defer");
+  EXPECT_TRUE(j["srv"][1]["priority"].is_null()) << "the no-SRV fallback has no priority";
+  EXPECT_TRUE(j["srv"][1]["weight"].is_null());
+  EXPECT_EQ(j["srv"][1]["protection"], "encrypted");
+  const auto block = reason_block(o);
+  EXPECT_NE(block.find("srv:        10 5 imap1.example.net:993 [] defer: cannot connect"), std::string::npos) << block;
+  EXPECT_NE(block.find("srv:        (no SRV) example.org:993 [192.0.2.1] ok: line"), std::string::npos) << block;
+}
+
 }  // namespace
 }  // namespace ostls::report

@@ -17,6 +17,7 @@
 #include "apps/cli/commands.hpp"
 #include "policy/policy_map.hpp"
 #include "probe/probe.hpp"
+#include "probe/srv.hpp"
 #include "report/json.hpp"
 #include "report/log_line.hpp"
 
@@ -31,7 +32,7 @@ struct ProbeArgs {
   bool implicit = false, starttls_only = false;
   std::uint16_t port = 0;
   double timeout = 30;
-  bool json = false, verbose = false, try_starttls = false;
+  bool json = false, verbose = false, try_starttls = false, srv = false;
   Limits limits;
 };
 
@@ -81,15 +82,19 @@ std::shared_ptr<ProbeArgs> add_probe(CLI::App& app) {
   cmd->add_flag("--implicit", args->implicit, "TLS from the first byte on the given port (e.g. imap on 993)");
   cmd->add_flag("--starttls-only", args->starttls_only, "STARTTLS on the given port even for an implicit scheme")
       ->excludes("--implicit");
-  cmd->add_option("--port", args->port, "Port for every target and every MX host (overrides the scheme's)")
+  cmd->add_option("--port", args->port, "Port for every target and every MX host (overrides the scheme's; with --srv only for the no-SRV fallback)")
       ->check(CLI::Range(1, 65535));
-  cmd->add_option("--xmpp-domain", args->xmpp_domain, "XMPP stream 'to' (default: --servername, else the target host)");
+  cmd->add_option("--xmpp-domain", args->xmpp_domain, "XMPP stream 'to' (default: with --srv the service domain, else --servername, else the target host)");
   cmd->add_option("--helo", args->helo, "Name sent in EHLO/LHLO (default: this host's name)");
   cmd->add_option("--timeout", args->timeout, "Seconds for the whole probe of one target, connect to QUIT")
       ->check(CLI::Range(0.1, 3600.0));
   cmd->add_flag("--json", args->json, "One JSON object per target (JSON Lines)");
   cmd->add_flag("-v,--verbose", args->verbose, "Show the dialogue on stderr (< received, > sent)");
   cmd->add_flag("--try-starttls", args->try_starttls, "Send STARTTLS even when not advertised");
+  cmd->add_flag("--srv", args->srv,
+                "The target host is a service domain: probe its SRV targets (RFC 2782) with DANE per RFC 7673 "
+                "(imap, imaps, pop3, pop3s, submission, smtps, xmpp, xmpp-server); a target port is used only "
+                "when there are no SRV records");
   cmd->add_option("--max-line", args->limits.max_line, "Longest accepted protocol line in bytes")
       ->check(CLI::Range(64, 1 << 24));
   cmd->add_option("--max-reply-lines", args->limits.max_reply_lines, "Most lines in one reply")
@@ -126,6 +131,7 @@ int run_probe(const ProbeArgs& args) {
   if (!args.xmpp_domain.empty()) opts.xmpp_domain = args.xmpp_domain;
   opts.timeout = std::chrono::milliseconds(static_cast<long>(args.timeout * 1000));
   opts.try_starttls = args.try_starttls;
+  opts.srv = args.srv;
   opts.limits = args.limits;
   if (args.verbose) opts.transcript = print_transcript;
 
@@ -138,6 +144,9 @@ int run_probe(const ProbeArgs& args) {
                                                                  : probe::TlsMode::AsScheme);
     if (!t) return usage(t.error().detail);
     if (args.port != 0) t->port = args.port;
+    if (args.srv) {
+      if (auto owner = probe::srv_owner(*t); !owner) return usage(owner.error().detail);
+    }
     targets.push_back(std::move(*t));
   }
   if (map) {

@@ -1,0 +1,243 @@
+#include "store/store.hpp"
+
+#include <array>
+#include <cstdlib>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "store/connection.hpp"
+
+namespace ostls::store {
+namespace {
+
+// Schema migrations, in order: migration i takes the schema from version i to i+1. Never edit
+// a released one; append. The SQL is the common subset of SQLite and PostgreSQL.
+constexpr std::array<std::string_view, 1> migrations{
+    R"sql(
+CREATE TABLE IF NOT EXISTS pins (
+  host TEXT NOT NULL, port INTEGER NOT NULL, protocol TEXT NOT NULL,
+  spki_sha256 TEXT NOT NULL, first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL,
+  PRIMARY KEY (host, port, protocol));
+CREATE TABLE IF NOT EXISTS memory (
+  host TEXT NOT NULL, port INTEGER NOT NULL, protocol TEXT NOT NULL,
+  last_starttls BIGINT, last_tls BIGINT, last_seen BIGINT NOT NULL,
+  PRIMARY KEY (host, port, protocol));
+CREATE TABLE IF NOT EXISTS outcomes (
+  at BIGINT NOT NULL, policy_domain TEXT NOT NULL, policy_type TEXT NOT NULL,
+  mx_host TEXT NOT NULL, address TEXT NOT NULL, success INTEGER NOT NULL,
+  result_type TEXT, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS outcomes_by_domain ON outcomes (policy_domain, at);
+)sql",
+};
+
+bool is_postgres(const std::string& spec) {
+  return spec.starts_with("postgresql://") || spec.starts_with("postgres://") ||
+         spec.find("dbname=") != std::string::npos || spec.find("host=") != std::string::npos;
+}
+
+std::array<Value, 3> key_values(const PeerKey& p) {
+  return {p.host, static_cast<std::int64_t>(p.port), p.protocol};
+}
+
+std::optional<Seconds> optional_int(const Value& v) {
+  if (is_null(v)) return std::nullopt;
+  return as_int(v);
+}
+
+Value optional_value(const std::optional<std::string>& s) {
+  if (!s) return std::monostate{};
+  return *s;
+}
+
+}  // namespace
+
+std::int64_t as_int(const Value& v) {
+  if (const auto* n = std::get_if<std::int64_t>(&v)) return *n;
+  if (const auto* s = std::get_if<std::string>(&v)) {
+    char* end = nullptr;
+    const long long n = std::strtoll(s->c_str(), &end, 10);
+    return end != s->c_str() ? n : 0;
+  }
+  return 0;
+}
+
+std::string as_text(const Value& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  if (const auto* n = std::get_if<std::int64_t>(&v)) return std::to_string(*n);
+  return {};
+}
+
+bool is_null(const Value& v) { return std::holds_alternative<std::monostate>(v); }
+
+Store::Store(std::unique_ptr<Connection> db) : db_(std::move(db)) {}
+Store::Store(Store&&) noexcept = default;
+Store& Store::operator=(Store&&) noexcept = default;
+Store::~Store() = default;
+
+std::string_view Store::engine() const { return db_->engine(); }
+
+Result<std::string> Store::default_path() {
+  std::filesystem::path dir;
+  if (const char* state = std::getenv("XDG_STATE_HOME"); state && *state) {
+    dir = std::filesystem::path(state) / "ostls";
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    dir = std::filesystem::path(home) / ".local" / "state" / "ostls";
+  } else {
+    return fail(Errc::Store, Fault::Config, "neither XDG_STATE_HOME nor HOME is set: give --store PATH or --no-store");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return fail(Errc::Store, Fault::Config, fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+  return (dir / "ostls.db").string();
+}
+
+Result<Store> Store::open(const std::string& spec) {
+  auto db = is_postgres(spec) ? open_postgres(spec) : open_sqlite(spec);
+  if (!db) return unexpected<Error>(db.error());
+  Store s(std::move(*db));
+  if (auto m = s.migrate(); !m) return unexpected<Error>(m.error());
+  return s;
+}
+
+Result<void> Store::migrate() {
+  if (auto b = db_->begin(); !b) return b;
+  auto run = [&]() -> Result<void> {
+    if (auto l = db_->lock_for_migration(); !l) return l;
+    if (auto t = db_->script("CREATE TABLE IF NOT EXISTS ostls_schema (version INTEGER NOT NULL)"); !t) return t;
+    auto rows = db_->query("SELECT version FROM ostls_schema", {});
+    if (!rows) return unexpected<Error>(rows.error());
+    int version = 0;
+    if (rows->empty()) {
+      if (auto i = db_->script("INSERT INTO ostls_schema (version) VALUES (0)"); !i) return i;
+    } else {
+      version = static_cast<int>(as_int(rows->front().at(0)));
+    }
+    if (version > static_cast<int>(migrations.size())) {
+      return fail(Errc::Store, Fault::Config,
+                  fmt::format("the store's schema (version {}) is newer than this ostls understands ({})", version,
+                              migrations.size()));
+    }
+    for (auto v = static_cast<std::size_t>(version); v < migrations.size(); ++v) {
+      if (auto m = db_->script(migrations[v]); !m) return m;
+      const std::array<Value, 1> next{static_cast<std::int64_t>(v + 1)};
+      if (auto u = db_->query("UPDATE ostls_schema SET version = $1", next); !u) return unexpected<Error>(u.error());
+    }
+    version_ = static_cast<int>(migrations.size());
+    return {};
+  };
+  if (auto r = run(); !r) {
+    db_->rollback();
+    return r;
+  }
+  return db_->commit();
+}
+
+Result<std::optional<Pin>> Store::pin(const PeerKey& peer) {
+  const auto key = key_values(peer);
+  auto rows = db_->query(
+      "SELECT spki_sha256, first_seen, last_seen FROM pins WHERE host = $1 AND port = $2 AND protocol = $3", key);
+  if (!rows) return unexpected<Error>(rows.error());
+  if (rows->empty()) return std::optional<Pin>{};
+  const auto& r = rows->front();
+  return std::optional<Pin>{Pin{as_text(r.at(0)), as_int(r.at(1)), as_int(r.at(2))}};
+}
+
+Result<void> Store::set_pin(const PeerKey& peer, const std::string& spki, Seconds now) {
+  const std::array<Value, 5> values{peer.host, static_cast<std::int64_t>(peer.port), peer.protocol, spki, now};
+  auto r = db_->query(
+      "INSERT INTO pins (host, port, protocol, spki_sha256, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $5) "
+      "ON CONFLICT (host, port, protocol) DO UPDATE SET spki_sha256 = excluded.spki_sha256, "
+      "first_seen = excluded.first_seen, last_seen = excluded.last_seen",
+      values);
+  if (!r) return unexpected<Error>(r.error());
+  return {};
+}
+
+Result<void> Store::touch_pin(const PeerKey& peer, Seconds now) {
+  const std::array<Value, 4> values{now, peer.host, static_cast<std::int64_t>(peer.port), peer.protocol};
+  auto r = db_->query("UPDATE pins SET last_seen = $1 WHERE host = $2 AND port = $3 AND protocol = $4", values);
+  if (!r) return unexpected<Error>(r.error());
+  return {};
+}
+
+Result<bool> Store::forget_pin(const PeerKey& peer) {
+  auto existing = pin(peer);
+  if (!existing) return unexpected<Error>(existing.error());
+  const auto key = key_values(peer);
+  auto r = db_->query("DELETE FROM pins WHERE host = $1 AND port = $2 AND protocol = $3", key);
+  if (!r) return unexpected<Error>(r.error());
+  return existing->has_value();
+}
+
+Result<std::vector<std::pair<PeerKey, Pin>>> Store::pins() {
+  auto rows = db_->query(
+      "SELECT host, port, protocol, spki_sha256, first_seen, last_seen FROM pins ORDER BY host, port, protocol", {});
+  if (!rows) return unexpected<Error>(rows.error());
+  std::vector<std::pair<PeerKey, Pin>> out;
+  for (const auto& r : *rows) {
+    out.push_back({PeerKey{as_text(r.at(0)), static_cast<std::uint16_t>(as_int(r.at(1))), as_text(r.at(2))},
+                   Pin{as_text(r.at(3)), as_int(r.at(4)), as_int(r.at(5))}});
+  }
+  return out;
+}
+
+Result<std::optional<Memory>> Store::memory(const PeerKey& peer) {
+  const auto key = key_values(peer);
+  auto rows = db_->query(
+      "SELECT last_starttls, last_tls, last_seen FROM memory WHERE host = $1 AND port = $2 AND protocol = $3", key);
+  if (!rows) return unexpected<Error>(rows.error());
+  if (rows->empty()) return std::optional<Memory>{};
+  const auto& r = rows->front();
+  return std::optional<Memory>{Memory{optional_int(r.at(0)), optional_int(r.at(1)), as_int(r.at(2))}};
+}
+
+Result<void> Store::remember(const PeerKey& peer, const Contact& c) {
+  const std::array<Value, 6> values{peer.host,
+                                    static_cast<std::int64_t>(peer.port),
+                                    peer.protocol,
+                                    c.starttls_offered ? Value{c.at} : Value{std::monostate{}},
+                                    c.tls_completed ? Value{c.at} : Value{std::monostate{}},
+                                    c.at};
+  // What the peer could do is kept until it does it again: a contact without STARTTLS does not
+  // erase the date it last offered it (that date is the evidence of R11).
+  auto r = db_->query(
+      "INSERT INTO memory (host, port, protocol, last_starttls, last_tls, last_seen) VALUES ($1, $2, $3, $4, $5, $6) "
+      "ON CONFLICT (host, port, protocol) DO UPDATE SET "
+      "last_starttls = COALESCE(excluded.last_starttls, memory.last_starttls), "
+      "last_tls = COALESCE(excluded.last_tls, memory.last_tls), last_seen = excluded.last_seen",
+      values);
+  if (!r) return unexpected<Error>(r.error());
+  return {};
+}
+
+Result<void> Store::record(const OutcomeRecord& o) {
+  const std::array<Value, 8> values{o.at,      o.policy_domain, o.policy_type, o.mx_host, o.address,
+                                    static_cast<std::int64_t>(o.success ? 1 : 0), optional_value(o.result_type),
+                                    o.detail};
+  auto r = db_->query(
+      "INSERT INTO outcomes (at, policy_domain, policy_type, mx_host, address, success, result_type, detail) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+      values);
+  if (!r) return unexpected<Error>(r.error());
+  return {};
+}
+
+Result<std::vector<OutcomeRecord>> Store::outcomes(const std::string& policy_domain, Seconds from, Seconds to) {
+  const std::array<Value, 3> values{policy_domain, from, to};
+  auto rows = db_->query(
+      "SELECT at, policy_domain, policy_type, mx_host, address, success, result_type, detail FROM outcomes "
+      "WHERE policy_domain = $1 AND at >= $2 AND at < $3 ORDER BY at",
+      values);
+  if (!rows) return unexpected<Error>(rows.error());
+  std::vector<OutcomeRecord> out;
+  for (const auto& r : *rows) {
+    std::optional<std::string> type;
+    if (!is_null(r.at(6))) type = as_text(r.at(6));
+    out.push_back({as_int(r.at(0)), as_text(r.at(1)), as_text(r.at(2)), as_text(r.at(3)), as_text(r.at(4)),
+                   as_int(r.at(5)) != 0, std::move(type), as_text(r.at(7))});
+  }
+  return out;
+}
+
+}  // namespace ostls::store
