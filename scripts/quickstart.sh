@@ -13,7 +13,7 @@ lab = json.load(open(os.path.join(sys.argv[1], "lab.json")))
 dns = json.load(open(os.path.join(sys.argv[1], "dns", "dns.json")))
 
 def show(name, args):
-    out = subprocess.run(["build/ostls", "probe", "--json", *args], capture_output=True, text=True).stdout.strip()
+    out = subprocess.run(["build/ostls", "probe", "--json", "--no-store", *args], capture_output=True, text=True).stdout.strip()
     o = json.loads(out) if out else {}
     events = ", ".join(e["type"] for e in o.get("events", []))
     why = "" if o.get("verdict") == "ok" else "  (" + ((o.get("failure") or {}).get("detail") or "")[:90] + ")"

@@ -14,7 +14,7 @@ constexpr std::array<LevelInfo, 10> level_table{{
   {Level::May,           "may",           false, false, false, true,  true},
   {Level::Encrypt,       "encrypt",       true,  false, false, false, true},
   {Level::Fingerprint,   "fingerprint",   true,  true,  false, false, true},
-  {Level::Tofu,          "tofu",          true,  true,  false, false, false},
+  {Level::Tofu,          "tofu",          true,  true,  false, false, true},
   {Level::Dane,          "dane",          false, false, false, true,  true},
   {Level::DaneOnly,      "dane-only",     true,  true,  false, false, true},
   {Level::Verify,        "verify",        true,  true,  true,  false, true},

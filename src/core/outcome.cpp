@@ -41,15 +41,16 @@ constexpr std::array<Named<Verdict>, 3> verdict_table{{
 }};
 static_assert(covers(verdict_table, 3));
 
-constexpr std::array<Named<PolicySource>, 4> source_table{{
+constexpr std::array<Named<PolicySource>, 5> source_table{{
     {PolicySource::Default, "default"},
     {PolicySource::CommandLine, "command-line"},
     {PolicySource::PolicyMap, "policy-map"},
     {PolicySource::Dane, "dane"},
+    {PolicySource::Tofu, "tofu"},
 }};
-static_assert(covers(source_table, 4));
+static_assert(covers(source_table, 5));
 
-constexpr std::array<Named<EventType>, 13> event_table{{
+constexpr std::array<Named<EventType>, 14> event_table{{
     {EventType::FallbackToCleartext, "fallback-to-cleartext"},
     {EventType::ResponseInjection, "response-injection"},
     {EventType::CommandInjection, "command-injection"},
@@ -63,8 +64,9 @@ constexpr std::array<Named<EventType>, 13> event_table{{
     {EventType::DowngradeSuspected, "downgrade-suspected"},
     {EventType::PreauthSkipsStarttls, "preauth-skips-starttls"},
     {EventType::StarttlsStripped, "starttls-stripped"},
+    {EventType::TofuKeyChanged, "tofu-key-changed"},
 }};
-static_assert(covers(event_table, 13));
+static_assert(covers(event_table, 14));
 
 constexpr std::array<Named<ResultType>, 11> result_table{{
     {ResultType::StarttlsNotSupported, "starttls-not-supported"},

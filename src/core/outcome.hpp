@@ -24,7 +24,7 @@ enum class Trust : std::uint8_t { Anonymous, Untrusted, Trusted, Verified };
 enum class Verdict : std::uint8_t { Ok, Fail, Defer };
 // Where the effective level came from: the default, --policy, a policy-map entry, or a
 // downgrade-resistant signal (a DNSSEC-validated TLSA RRset).
-enum class PolicySource : std::uint8_t { Default, CommandLine, PolicyMap, Dane };
+enum class PolicySource : std::uint8_t { Default, CommandLine, PolicyMap, Dane, Tofu };
 
 enum class EventType : std::uint8_t {
   FallbackToCleartext,           // R2: handshake failed under `may`, reconnected in cleartext
@@ -40,6 +40,7 @@ enum class EventType : std::uint8_t {
   DowngradeSuspected,            // R11 (capability memory, later issue)
   PreauthSkipsStarttls,          // IMAP PREAUTH greeting: authenticated before any STARTTLS
   StarttlsStripped,              // XMPP: <required/> left behind by a removed <starttls/>
+  TofuKeyChanged,                // the peer's key differs from its TOFU pin (both named)
 };
 
 // RFC 8460 §4.3 result types, carried by every `fail` where one applies.
@@ -118,6 +119,12 @@ struct TlsaSignal {
   bool usable = false;  // at least one record usable for this protocol
 };
 
+// Capability memory (R11): when the peer last offered STARTTLS and last completed TLS, as
+// ISO 8601 UTC times; nullopt: never (as far as the store knows).
+struct MemorySignal {
+  std::optional<std::string> last_starttls, last_tls;
+};
+
 struct Signals {
   std::optional<bool> starttls_offered;  // nullopt: the protocol advertises nothing, or not asked
   std::optional<bool> starttls_required; // XMPP <required/>; nullopt elsewhere
@@ -126,6 +133,8 @@ struct Signals {
   std::optional<std::string> srv;        // DNSSEC state of the SRV RRset (--srv service domains)
   std::optional<std::string> address;    // DNSSEC state of the host's address records
   std::optional<TlsaSignal> tlsa;        // nullopt: no DNS was involved (IP literal)
+  std::optional<std::string> tofu;       // new | match | mismatch; nullopt: TOFU not consulted
+  std::optional<MemorySignal> memory;    // what the store remembered before this contact
 };
 
 // One MX host tried for a mail-domain target, in order (RFC 5321 §5).

@@ -56,6 +56,10 @@ Result<PolicyEntry> parse_entry(std::string_view text, std::string_view origin, 
   if (!level) return syntax(origin, line, fmt::format("unknown security level \"{}\"", f[1]));
   e.level = *level;
   for (std::size_t i = 2; i < f.size(); ++i) {
+    if (lower(f[i]) == "sticky") {  // R11: a suspected downgrade fails instead of continuing in cleartext
+      e.sticky = true;
+      continue;
+    }
     const auto eq = f[i].find('=');
     if (eq == std::string_view::npos || eq == 0) {
       return syntax(origin, line, fmt::format("expected attribute=value, got \"{}\"", f[i]));
@@ -100,6 +104,7 @@ std::string PolicyEntry::to_string() const {
   }
   if (protocols) out += " protocols=" + *protocols;
   if (ciphers) out += " ciphers=" + *ciphers;
+  if (sticky) out += " sticky";
   if (servername) out += " servername=" + *servername;
   return out;
 }

@@ -4,6 +4,7 @@
 //   [mx.example.org]:25   verify  match=mx.example.org:.example.org  protocols=>=TLSv1.2
 //   example.org           encrypt ciphers=high
 //   .example.org          fingerprint match=3b:…:9f|a1…07
+//   [mx.example.net]      may sticky      (R11: fail on a suspected downgrade)
 // Keys: [host]:port, [host], domain, .domain (any subdomain). Lookup is most specific first
 // (lookup_keys()). A line starting with white space continues the previous one, as in Postfix.
 // Pure: parse() takes text; reading the file is load()'s only job.
@@ -34,6 +35,7 @@ struct PolicyEntry {
   std::optional<std::string> protocols;    // Postfix protocol list, e.g. ">=TLSv1.2"
   std::optional<std::string> ciphers;      // Postfix cipher grade: high, medium, low, export, null
   std::optional<std::string> servername;   // SNI and reference identifier override
+  bool sticky = false;                     // R11: a suspected downgrade is a failure
   int line = 0;
 
   [[nodiscard]] std::string to_string() const;

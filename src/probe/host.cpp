@@ -13,6 +13,7 @@
 #include "policy/tls_versions.hpp"
 #include "protocols/client.hpp"
 #include "protocols/text.hpp"
+#include "store/store.hpp"
 #include "tls/context.hpp"
 #include "tls/dane.hpp"
 #include "tls/handshake.hpp"
@@ -38,7 +39,9 @@ Plan plan_for(const Target& t, const Options& o) {
     if (e->servername) p.servername = *e->servername;
     p.protocols = e->protocols;
     p.ciphers = e->ciphers;
+    p.sticky = e->sticky;
   }
+  p.sticky = p.sticky || o.sticky;
   p.policy.effective = p.policy.level;
   return p;
 }
@@ -251,6 +254,57 @@ std::vector<std::string> reference_ids(Level level, const Plan& p, const HostJob
   return ids;
 }
 
+// What the store remembers of one peer, read before connecting.
+struct Remembered {
+  std::optional<store::PeerKey> key;  // nullopt: no store (--no-store)
+  std::optional<store::Pin> pin;
+  std::optional<store::Memory> memory;
+};
+
+Result<Remembered> recall(const HostJob& job, const Options& options) {
+  Remembered r;
+  if (options.store == nullptr) return r;
+  r.key = store::PeerKey{dns::normalize_name(job.host), job.port, std::string(job.target.protocol.canonical)};
+  auto pin = options.store->pin(*r.key);
+  if (!pin) return unexpected<Error>(pin.error());
+  auto memory = options.store->memory(*r.key);
+  if (!memory) return unexpected<Error>(memory.error());
+  r.pin = std::move(*pin);
+  r.memory = std::move(*memory);
+  return r;
+}
+
+// TOFU (RFC 7435 §1.3): which pin state the handshake met, the key-change event, and what the
+// store must now hold. First encrypted contact pins under `tofu` and `opportunistic`; a DANE
+// authentication vouches for a new key, so the pin follows it silently.
+Result<void> tofu_after(const Remembered& r, Level level, bool opportunistic, const TlsFacts& tls,
+                        const std::optional<policy::AuthCheck>& auth, store::Store* db, Outcome& o) {
+  if (!tls.peer) return {};
+  const auto& spki = tls.peer->spki_sha256;
+  const bool consulted = level == Level::Tofu || opportunistic;
+  if (consulted) {
+    o.signals.tofu = !r.pin ? "new" : r.pin->spki_sha256 == spki ? "match" : "mismatch";
+    if (r.pin && r.pin->spki_sha256 != spki) {
+      o.add(EventType::TofuKeyChanged,
+            fmt::format("the peer presents key {}, but key {} is pinned (since {}); `ostls tofu pin` accepts the new key",
+                        spki, r.pin->spki_sha256, store::iso_time(r.pin->first_seen)));
+    }
+  }
+  if (db == nullptr || !r.key) return {};
+  const bool vouched = auth && auth->proof &&
+                       (auth->proof->method() == AuthMethod::DaneEe || auth->proof->method() == AuthMethod::DaneTa ||
+                        auth->proof->method() == AuthMethod::MtaSts);
+  const auto t = store::now();
+  if (r.pin && r.pin->spki_sha256 == spki) return db->touch_pin(*r.key, t);
+  // Under `opportunistic` a pin makes later contacts `tofu`, with R6's stricter crypto: pin only a
+  // session that would meet it, or a legacy peer would fail forever after its first contact.
+  const bool meets_r6 = (tls.version == "TLSv1.2" || tls.version == "TLSv1.3") && tls.pfs &&
+                        (tls.cipher.find("GCM") != std::string::npos || tls.cipher.find("CHACHA20") != std::string::npos);
+  if (!r.pin && (level == Level::Tofu || (opportunistic && meets_r6))) return db->set_pin(*r.key, spki, t);
+  if (vouched) return db->set_pin(*r.key, spki, t);
+  return {};
+}
+
 }  // namespace
 
 net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const Options& options,
@@ -285,7 +339,21 @@ net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const O
     o.add(EventType::AuthSoftFail, fmt::format("{} has only unusable TLSA records: TLS required, not authenticated",
                                                dns.tlsa.owner));
   }
-  const Level level = o.policy.effective == Level::Opportunistic ? Level::May : o.policy.effective;
+  auto remembered = recall(job, options);
+  if (!remembered) co_return refuse(remembered.error());  // never guess that nothing was pinned
+  if (const auto& m = remembered->memory) {
+    o.signals.memory = MemorySignal{.last_starttls = m->last_starttls ? std::optional(store::iso_time(*m->last_starttls))
+                                                                      : std::nullopt,
+                                    .last_tls = m->last_tls ? std::optional(store::iso_time(*m->last_tls)) : std::nullopt};
+  }
+  // SPEC §1 `opportunistic`: … > usable DANE > MTA-STS > TOFU pin > unauthenticated encryption.
+  // (dane::apply() has already turned `opportunistic` without usable TLSA into `may`.)
+  const bool opportunistic = plan.policy.level == Level::Opportunistic && o.policy.source != PolicySource::Dane;
+  Level level = o.policy.effective == Level::Opportunistic ? Level::May : o.policy.effective;
+  if (opportunistic && remembered->pin) {
+    level = Level::Tofu;
+    o.policy.source = PolicySource::Tofu;
+  }
   o.policy.effective = level;
   if (!is_implemented(level)) {
     co_return refuse({Errc::Usage, Fault::Config, fmt::format("level {} is not available yet", name(level))});
@@ -351,6 +419,8 @@ net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const O
   o.capabilities.plaintext = a.facts.caps_plain;
   dialogue_events(a.facts, o);
 
+  const bool handshake_failed = a.handshake_error.has_value();
+  const bool offered = target.protocol.implicit_tls || a.facts.starttls_offered.value_or(false);
   // R2: under an opportunistic level a failed handshake is retried in cleartext — never when
   // TLS was required, and never for implicit TLS, where no cleartext exists.
   if (a.handshake_error && is_opportunistic(level) && !target.protocol.implicit_tls) {
@@ -365,12 +435,42 @@ net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const O
   o.signals.requiretls = a.tls && a.facts.requiretls;
   std::optional<policy::AuthCheck> auth;
   if (a.tls) {
-    auth = policy::authenticate(level, *a.tls, plan.match);
+    const auto pinned = remembered->pin ? std::optional(remembered->pin->spki_sha256) : std::nullopt;
+    auth = policy::authenticate(level, *a.tls, plan.match, pinned);
     o.trust = policy::trust_of(*a.tls, auth->proof);
     o.tls = a.tls;
   }
   auto d = policy::decide(level, summarize(a, target.protocol.implicit_tls), auth);
   if (d.soft_fail) o.add(EventType::AuthSoftFail, auth->failure->detail);  // recorded, not enforced (R3)
+  if (a.tls) {
+    if (auto w = tofu_after(*remembered, level, opportunistic, *a.tls, auth, options.store, o); !w) {
+      co_return refuse(w.error());
+    }
+  }
+
+  // R11: the peer completed TLS before; now the dialogue got through without it. (A dialogue
+  // that ended early — connection refused, a rejecting greeting — says nothing about TLS.)
+  const bool reached = !a.address.empty() && !a.error;
+  const auto& mem = remembered->memory;
+  if (reached && level != Level::None && !a.tls && mem && mem->last_tls) {
+    const std::string now_seen = handshake_failed ? "the TLS handshake failed"
+                                 : a.facts.refusal ? fmt::format("STARTTLS was refused ({})", *a.facts.refusal)
+                                 : offered         ? "TLS was not completed"
+                                                   : "STARTTLS is not offered";
+    const auto detail = fmt::format("{} now, but the peer completed TLS on {}", now_seen, store::iso_time(*mem->last_tls));
+    o.add(EventType::DowngradeSuspected, detail);
+    if (plan.sticky && d.verdict == Verdict::Ok) {
+      d.verdict = Verdict::Fail;
+      d.failure = Failure{.result_type = ResultType::StarttlsNotSupported,
+                          .fault = Fault::Peer,
+                          .detail = fmt::format("downgrade suspected and the policy is sticky: {}", detail)};
+    }
+  }
+  if (reached && remembered->key) {
+    auto w = options.store->remember(*remembered->key,
+                                     {.starttls_offered = offered, .tls_completed = a.tls.has_value(), .at = store::now()});
+    if (!w) co_return refuse(w.error());
+  }
   co_return finish(std::move(d));
 }
 

@@ -20,6 +20,7 @@ struct Plan {
   std::vector<std::string> match;
   std::optional<std::string> servername;  // explicit SNI + reference identifier
   std::optional<std::string> protocols, ciphers;
+  bool sticky = false;  // R11: a suspected downgrade fails (--sticky, or `sticky` in the policy map)
 };
 
 [[nodiscard]] Plan plan_for(const Target& t, const Options& o);

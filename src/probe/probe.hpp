@@ -16,6 +16,7 @@
 #include "net/coro.hpp"
 #include "policy/policy_map.hpp"
 #include "probe/target.hpp"
+#include "store/store.hpp"
 
 namespace ostls::probe {
 
@@ -36,6 +37,9 @@ struct Options {
   Limits limits;
   net::Transcript transcript;                      // -v: the dialogue as it happens
   dns::Resolver* resolver = nullptr;               // DNSSEC lookups; null: system resolver, no DANE
+  // Memory (TOFU pins, R11 capability memory); null: --no-store, nothing remembered.
+  store::Store* store = nullptr;
+  bool sticky = false;                             // R11: a suspected downgrade fails
 };
 
 // Never throws for network or peer conditions: they end up in the Outcome.

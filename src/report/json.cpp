@@ -107,7 +107,11 @@ json to_json(const Outcome& o) {
         {"mx", opt(o.signals.mx)},
         {"srv", opt(o.signals.srv)},
         {"address", opt(o.signals.address)},
-        {"tlsa", tlsa_json(o.signals.tlsa)}}},
+        {"tlsa", tlsa_json(o.signals.tlsa)},
+        {"tofu", opt(o.signals.tofu)},
+        {"memory", o.signals.memory ? nlohmann::json{{"last_starttls", opt(o.signals.memory->last_starttls)},
+                                                     {"last_tls", opt(o.signals.memory->last_tls)}}
+                                    : nlohmann::json()}}},
       {"mx", mx_json(o.mx)},
       {"srv", srv_json(o.srv)},
       {"capabilities", {{"plaintext", o.capabilities.plaintext}, {"tls", o.capabilities.tls}}},

@@ -106,6 +106,11 @@ std::string reason_block(const Outcome& o) {
     }
   }
   if (o.signals.requiretls) row("requiretls", "advertised after TLS (RFC 8689)");
+  if (o.signals.tofu) row("tofu", *o.signals.tofu);
+  if (const auto& m = o.signals.memory) {
+    row("memory", fmt::format("STARTTLS last offered {}, TLS last completed {}", m->last_starttls.value_or("never"),
+                              m->last_tls.value_or("never")));
+  }
   for (const auto& e : o.events) row("event", fmt::format("{}: {}", name(e.type), e.detail));
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -51,6 +52,17 @@ Value optional_value(const std::optional<std::string>& s) {
 }
 
 }  // namespace
+
+std::string iso_time(Seconds t) {
+  std::tm tm{};
+  const std::time_t tt = t;
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Seconds now() { return static_cast<Seconds>(std::time(nullptr)); }
 
 std::int64_t as_int(const Value& v) {
   if (const auto* n = std::get_if<std::int64_t>(&v)) return *n;

@@ -30,6 +30,11 @@ struct PeerKey {
 
 using Seconds = std::int64_t;  // Unix time
 
+// "2026-11-23T10:00:00Z"
+[[nodiscard]] std::string iso_time(Seconds t);
+// The current time.
+[[nodiscard]] Seconds now();
+
 struct Pin {
   std::string spki_sha256;  // lowercase hex
   Seconds first_seen = 0;   // when this key was pinned

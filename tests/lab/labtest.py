@@ -24,9 +24,13 @@ class Runner:
             print(f"ok   {label}")
 
     def probe(self, *args, timeout=60):
-        """Runs `ostls probe --json ARGS`: (exit status, [outcome objects], stderr, seconds)."""
+        """Runs `ostls probe --json ARGS`: (exit status, [outcome objects], stderr, seconds).
+        Without --store in ARGS the probe remembers nothing (--no-store): a lab test must not
+        depend on, or leave behind, pins and memory from other runs."""
         started = time.monotonic()
-        r = subprocess.run([self.ostls, "probe", "--json", *args], capture_output=True, text=True, timeout=timeout)
+        store = [] if "--store" in args else ["--no-store"]
+        r = subprocess.run([self.ostls, "probe", "--json", *store, *args], capture_output=True, text=True,
+                           timeout=timeout)
         elapsed = time.monotonic() - started
         lines = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
         return r.returncode, lines, r.stderr, elapsed

@@ -234,8 +234,8 @@ def test_hostile(run):
 
 
 def test_usage(run):
-    for args, label in ((["--policy", "tofu", "smtp://[127.0.0.1]"], "unimplemented level is a usage error"),
-                        (["--policy", "strict", "smtp://[127.0.0.1]"], "unknown level"),
+    for args, label in ((["--policy", "strict", "smtp://[127.0.0.1]"], "unknown level"),
+                        (["--store", "/nonexistent-dir/x/ostls.db", "smtp://[127.0.0.1]"], "unopenable store"),
                         (["example.org"], "target without scheme"),
                         (["--policy", "fingerprint", "smtp://[127.0.0.1]"], "fingerprint without --match")):
         code, out, err, _ = run.probe(*args)

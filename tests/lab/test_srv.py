@@ -172,7 +172,7 @@ def test_xmpp_stream_to(run, dns, ca_file):
 def test_usage(run):
     """--srv on a target it cannot serve is a usage error (exit 2), never a silent ordinary probe."""
     for target in ("smtp://example.org", "xmpps://example.org", "imap://[127.0.0.1]:143", "ldap://example.org"):
-        r = subprocess.run([run.ostls, "probe", "--srv", "--json", target], capture_output=True, text=True,
+        r = subprocess.run([run.ostls, "probe", "--no-store", "--srv", "--json", target], capture_output=True, text=True,
                            timeout=30)
         problems = [] if r.returncode == 2 and "--srv" in r.stderr else [f"exit {r.returncode}, stderr {r.stderr!r}"]
         run.check(f"--srv {target} is a usage error", problems)

@@ -136,3 +136,51 @@ TEST(Decide, NormalizeDigest) {
 
 }  // namespace
 }  // namespace ostls::policy
+
+namespace ostls::policy {
+namespace {
+
+// TOFU (RFC 7435 §1.3): first contact passes unauthenticated and is to be pinned; the pinned key
+// authenticates; another key fails with both named.
+TEST(DecideTofu, FirstUseMatchAndMismatch) {
+  const auto facts = tls(false, false, "self-signed");
+  const auto first = authenticate(Level::Tofu, facts, {}, std::nullopt);
+  EXPECT_TRUE(first.first_use);
+  EXPECT_FALSE(first.proof);
+  auto d = decide(Level::Tofu, summary(Seen::Tls), first);
+  EXPECT_EQ(d.verdict, Verdict::Ok);
+  EXPECT_EQ(d.protection, Protection::Encrypted);
+  EXPECT_EQ(trust_of(facts, first.proof), Trust::Untrusted);
+
+  const auto match = authenticate(Level::Tofu, facts, {}, fp_spki);
+  ASSERT_TRUE(match.proof);
+  d = decide(Level::Tofu, summary(Seen::Tls), match);
+  EXPECT_EQ(d.verdict, Verdict::Ok);
+  EXPECT_EQ(d.protection, Protection::Authenticated);
+  EXPECT_EQ(d.auth_method, AuthMethod::Tofu);
+  EXPECT_EQ(trust_of(facts, match.proof), Trust::Verified);
+
+  const auto other = authenticate(Level::Tofu, facts, {}, std::string("cc33"));
+  EXPECT_FALSE(other.proof);
+  EXPECT_FALSE(other.first_use);
+  d = decide(Level::Tofu, summary(Seen::Tls), other);
+  EXPECT_EQ(d.verdict, Verdict::Fail);
+  EXPECT_EQ(d.protection, Protection::Encrypted);
+  ASSERT_TRUE(d.failure);
+  EXPECT_EQ(d.failure->result_type, ResultType::ValidationFailure);
+  EXPECT_NE(d.failure->detail.find(fp_spki), std::string::npos);
+  EXPECT_NE(d.failure->detail.find("cc33"), std::string::npos);
+}
+
+TEST(DecideTofu, NoTlsUnderTofuFails) {
+  const auto d = decide(Level::Tofu, summary(Seen::NoStarttls), std::nullopt);
+  EXPECT_EQ(d.verdict, Verdict::Fail);
+  EXPECT_EQ(d.failure->result_type, ResultType::StarttlsNotSupported);
+}
+
+TEST(DecideTofu, StoreFailureDefers) {
+  EXPECT_EQ(verdict_for(Error{Errc::Store, Fault::Local, "database is locked"}), Verdict::Defer);
+}
+
+}  // namespace
+}  // namespace ostls::policy

@@ -51,6 +51,14 @@ constexpr LookupRow lookup_rows[] = {
     {"org", 25, nullptr},
 };
 
+TEST(PolicyMap, StickyIsAFlag) {
+  auto map = PolicyMap::parse("[mx.example.net] may sticky\nexample.net encrypt\n", "t");
+  ASSERT_TRUE(map) << map.error().detail;
+  EXPECT_TRUE(map->lookup("mx.example.net", 25)->sticky);
+  EXPECT_EQ(map->lookup("mx.example.net", 25)->to_string(), "[mx.example.net] may sticky");
+  EXPECT_FALSE(map->lookup("example.net", 25)->sticky);
+}
+
 TEST(PolicyMap, LookupMostSpecificFirst) {
   auto map = PolicyMap::parse(sample, "sample");
   ASSERT_TRUE(map);

@@ -18,4 +18,8 @@ struct ProbeArgs;
 std::shared_ptr<ProbeArgs> add_probe(CLI::App& app);
 int run_probe(const ProbeArgs& args);
 
+struct TofuArgs;
+std::shared_ptr<TofuArgs> add_tofu(CLI::App& app);
+int run_tofu(const TofuArgs& args);
+
 }  // namespace ostls::cli

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "ostls 0.1.0");
   auto probe = ostls::cli::add_probe(app);
+  auto tofu = ostls::cli::add_tofu(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (app.got_subcommand("probe")) return ostls::cli::run_probe(*probe);
+    if (app.got_subcommand("tofu")) return ostls::cli::run_tofu(*tofu);
   } catch (const std::exception& e) {
     // Configuration and start-up failures only: the data plane reports through Outcomes.
     fmt::print(stderr, "ostls: {}\n", e.what());

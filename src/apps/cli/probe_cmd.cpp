@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/cli/commands.hpp"
+#include "apps/cli/store_opts.hpp"
 #include "policy/policy_map.hpp"
 #include "probe/probe.hpp"
 #include "probe/srv.hpp"
@@ -32,8 +33,9 @@ struct ProbeArgs {
   bool implicit = false, starttls_only = false;
   std::uint16_t port = 0;
   double timeout = 30;
-  bool json = false, verbose = false, try_starttls = false, srv = false;
+  bool json = false, verbose = false, try_starttls = false, srv = false, sticky = false;
   Limits limits;
+  StoreOptions store;
 };
 
 namespace {
@@ -64,7 +66,7 @@ std::shared_ptr<ProbeArgs> add_probe(CLI::App& app) {
       ->required()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--policy", args->level,
-                  "Security level: none, may, encrypt, fingerprint, verify, secure, opportunistic (default)");
+                  "Security level: none, may, encrypt, fingerprint, tofu, dane, dane-only, verify, secure, opportunistic (default)");
   cmd->add_option("--policy-map", args->policy_map, "Policy table in Postfix smtp_tls_policy_maps syntax")
       ->check(CLI::ExistingFile);
   cmd->add_option("--match", args->match,
@@ -95,6 +97,9 @@ std::shared_ptr<ProbeArgs> add_probe(CLI::App& app) {
                 "The target host is a service domain: probe its SRV targets (RFC 2782) with DANE per RFC 7673 "
                 "(imap, imaps, pop3, pop3s, submission, smtps, xmpp, xmpp-server); a target port is used only "
                 "when there are no SRV records");
+  cmd->add_flag("--sticky", args->sticky,
+                "R11: fail when a peer that completed TLS before now does not (instead of continuing in cleartext)");
+  add_store_options(*cmd, args->store);
   cmd->add_option("--max-line", args->limits.max_line, "Longest accepted protocol line in bytes")
       ->check(CLI::Range(64, 1 << 24));
   cmd->add_option("--max-reply-lines", args->limits.max_reply_lines, "Most lines in one reply")
@@ -109,7 +114,7 @@ int run_probe(const ProbeArgs& args) {
   const auto level = parse_level(args.level);
   if (!level) return usage(fmt::format("unknown level \"{}\"", args.level));
   if (!is_implemented(*level)) {
-    return usage(fmt::format("level {} is not available yet (it arrives with TOFU support)", args.level));
+    return usage(fmt::format("level {} is not available yet", args.level));
   }
   opts.level = *level;
   opts.level_source = args.level == "opportunistic" ? PolicySource::Default : PolicySource::CommandLine;
@@ -133,7 +138,11 @@ int run_probe(const ProbeArgs& args) {
   opts.try_starttls = args.try_starttls;
   opts.srv = args.srv;
   opts.limits = args.limits;
+  opts.sticky = args.sticky;
   if (args.verbose) opts.transcript = print_transcript;
+  auto store = open_store(args.store);
+  if (!store) return usage(store.error().detail);
+  if (*store) opts.store = &**store;
 
   std::vector<probe::Target> targets;
   for (const auto& text : args.targets) {
