@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The lab's peers, their ports and their expected ostls outcomes: the single source of truth.
 
-    labdef.py ports    [--base N]                       name port kind (one per line, for lab/lab)
+    labdef.py ports    [--base N]                       name port kind (one per line, for lab/lab;
+                                                        the peers, then SERVICES)
     labdef.py json     --dir DIR [--base N] --fingerprints FILE   writes lab.json to stdout
     labdef.py markdown [--base N]                       the README tables
     labdef.py check    [--base N] [--wait SECONDS]      does every peer's port answer (greet)?
@@ -276,6 +277,15 @@ PROTOCOL = {"smtp": "smtp", "submission": "smtp", "smtps": "smtp", "imap": "imap
 
 EXTRA = {"silent": {"timeout": 2}}
 
+# Ports of the lab that are not ostls probe targets (not in lab.json's "peers"): name, port
+# offset, kind. "mta-sts" is the HTTPS port of the lab's nginx serving the MTA-STS policies
+# (lab/nginx); "mta-sts-dead" is a port on which nothing may listen: the policy "server" of
+# the MTA-STS cases whose HTTPS server is unreachable. Their cases are in mta-sts.json.
+SERVICES = [
+    ("mta-sts", 41, "nginx"),
+    ("mta-sts-dead", 42, "dead"),
+]
+
 # Configured with a certificate that no handshake ever gets to present.
 NEVER_PRESENTED = {"brokentls"}
 
@@ -302,6 +312,8 @@ def target(scheme, port):
 
 def cmd_ports(args):
     for name, off, kind, *_ in PEERS:
+        print(name, port_of(off, args.base), kind)
+    for name, off, kind in SERVICES:
         print(name, port_of(off, args.base), kind)
 
 
@@ -330,7 +342,9 @@ def build(args):
         peer["expect"] = {lvl: expect[lvl] for lvl in LEVELS if lvl in expect}
         peers.append(peer)
     d = args.dir.rstrip("/")
-    return {"dir": d, "ca_file": f"{d}/pki/ca.pem", "peers": peers}
+    # mta_sts: the MTA-STS cases (lab/nginx/mtasts.py), written after lab.json by lab/lab up
+    return {"dir": d, "ca_file": f"{d}/pki/ca.pem", "mta_sts": f"{d}/mta-sts.json",
+            "peers": peers}
 
 
 def cmd_json(args):
@@ -430,9 +444,12 @@ def port_answers(port, scheme):
 
 
 def cmd_check(args):
-    """One line per peer; exit 1 if any port does not accept connections (after --wait)."""
+    """One line per peer and service; exit 1 if any port does not accept connections (after
+    --wait), or if something accepts connections on a port that must stay dead."""
     deadline = time.monotonic() + (args.wait or 0)
     todo = {name: (port_of(off, args.base), scheme) for name, off, _, scheme, *_ in PEERS}
+    todo.update({name: (port_of(off, args.base), None) for name, off, kind in SERVICES
+                 if kind != "dead"})
     up = set()
     while True:
         for name, (port, scheme) in todo.items():
@@ -444,7 +461,16 @@ def cmd_check(args):
     for name, off, kind, scheme, *_ in PEERS:
         state = "up" if name in up else "DOWN"
         print(f"{name:<14} {kind:<8} {target(scheme, port_of(off, args.base)):<36} {state}")
-    return 0 if len(up) == len(todo) else 1
+    busy = False
+    for name, off, kind in SERVICES:
+        port = port_of(off, args.base)
+        if kind == "dead":
+            state = "BUSY" if port_answers(port, None) else "free"
+            busy |= state == "BUSY"
+        else:
+            state = "up" if name in up else "DOWN"
+        print(f"{name:<14} {kind:<8} {target('https' if kind == 'nginx' else 'tcp', port):<36} {state}")
+    return 0 if len(up) == len(todo) and not busy else 1
 
 
 def main():

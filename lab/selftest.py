@@ -10,8 +10,10 @@ advertises, what STARTTLS (STLS, AUTH TLS, SSLRequest, the LDAP StartTLS operati
 <starttls/>) gets, whether the
 handshake succeeds and with which certificate (SHA-256 of the DER certificate and of the
 SPKI compared with lab.json), what the man-in-the-middle peers change, that the Dovecot
-peers let alice/secret log in, that each daemon's session goes on after TLS, and what
-posttls-finger reports at may and verify. This tests the lab, not ostls.
+peers let alice/secret log in, that each daemon's session goes on after TLS, what
+posttls-finger reports at may and verify, and the MTA-STS cases of mta-sts.json (every policy
+fetched with curl: status, Content-Type, size, redirect, certificate, dead port; the DNS
+records with unbound-host; lab/nginx/mtasts.py). This tests the lab, not ostls.
 Ends with the line "N passed, N failed"; exit status 1 if anything failed.
 """
 import argparse
@@ -974,6 +976,16 @@ def main():
     # --- Prosody (XMPP) ----------------------------------------------------------------
     if all(n in peers for n in XMPP_PEERS):
         test_xmpp(peers, verifying)
+
+    # --- MTA-STS: the lab's nginx and the sts.lab.test records (lab/nginx/mtasts.py) ------
+    if os.path.exists(os.path.join(lab["dir"], "nginx", "cases.json")):
+        sys.path.insert(0, os.path.join(HERE, "nginx"))
+        sys.dont_write_bytecode = True   # keep lab/nginx free of __pycache__
+        import mtasts
+        mtasts.selfcheck(lab["dir"], check,
+                         dns=os.path.exists(os.path.join(lab["dir"], "dns", "dns.conf")))
+    else:
+        check("MTA-STS cases present (nginx/cases.json)", False, "lab started without lab/nginx?")
 
     # --- posttls-finger ------------------------------------------------------------------
     if not args.no_posttls_finger:

@@ -9,8 +9,12 @@ packages=(
   # libraries ostls links
   libasio-dev libssl-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libunbound-dev dns-root-data libexpat1-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libtomlplusplus-dev
+  # gzip for TLS-RPT reports (RFC 8460 §5.3 .json.gz): `ostls report tlsrpt --gzip`
+  zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3
+  # TLS-RPT reports checked against the RFC 8460 §4.4 JSON schema (tests/report/tlsrpt_schema.py)
+  python3-jsonschema
   # the lab: real peers and the tools we compare with
   openssl postfix iproute2 procps
   # the lab's DNS (lab/dns): authoritative server, zone signing + drill, libunbound CLI
@@ -30,6 +34,9 @@ packages=(
   python3-slixmpp
   # a second real ManageSieve client for the server-role lab test (STARTTLS, CA and name checked)
   sieve-connect
+  # the lab's MTA-STS policy server (lab/nginx: a private nginx on a high loopback port, started
+  # from the lab's own config; no system instance) and curl for its self-check
+  nginx curl
 )
 
 missing=()
@@ -92,12 +99,12 @@ if [[ $pid =~ ^[0-9]+$ ]] && [[ $(cat /proc/"$pid"/comm 2>/dev/null) == dovecot 
   ${SUDO:-} doveadm stop >/dev/null 2>&1 || ${SUDO:-} kill "$pid" 2>/dev/null || true
 fi
 
-# The lab's other daemons (PostgreSQL, slapd, vsftpd, InspIRCd, INN, Prosody) run only as private
+# The lab's other daemons (PostgreSQL, slapd, vsftpd, InspIRCd, INN, Prosody, nginx) run only as private
 # instances that lab/lab starts. Their packages enable a system service and try to start it
 # (policy-rc.d forbids that above, but an earlier install without it may have): disable the
 # system services, and stop a system instance that runs anyway. Each is found by its system
 # cluster list, pid file or unit, never a lab's instance.
-for svc in postgresql slapd vsftpd inspircd inn2 prosody; do
+for svc in postgresql slapd vsftpd inspircd inn2 prosody nginx; do
   [[ -e /etc/init.d/$svc || -e /lib/systemd/system/$svc.service ]] || continue
   ${SUDO:-} update-rc.d "$svc" disable >/dev/null 2>&1 || true
   ${SUDO:-} systemctl disable "$svc" >/dev/null 2>&1 || true
@@ -120,6 +127,9 @@ stop_system_pidfile /run/vsftpd/vsftpd.pid vsftpd
 stop_system_pidfile /run/inspircd/inspircd.pid inspircd
 stop_system_pidfile /run/news/innd.pid innd
 stop_system_pidfile /run/prosody/prosody.pid lua5.4
+# nginx's package starts a system instance on port 80 from /etc/nginx (unless policy-rc.d
+# forbids it): the lab's nginx is started only from the lab's own config, never this one.
+stop_system_pidfile /run/nginx.pid nginx
 
 # Never leave a system Postfix listening on port 25.
 if command -v postfix >/dev/null && [[ -f /etc/postfix/main.cf ]]; then

@@ -396,6 +396,51 @@ def case_records(cases):
     return res
 
 
+def mta_sts_records(lab):
+    """(owner, type, rdata) triples of the MTA-STS lab domains (<case>.sts.lab.test: MX, the
+    _mta-sts TXT, the mta-sts.<domain> address), which lab/nginx/mtasts.py build writes to
+    DIR/nginx/dns-records.json before this runs; none if it is not there. Checked by
+    mtasts.py verify, not here."""
+    path = os.path.join(lab, "nginx", "dns-records.json")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [tuple(r) for r in json.load(f)["records"]]
+
+
+def tlsrpt_cases():
+    """TLS-RPT policy records (RFC 8460 section 3) at _smtp._tls.<domain> of some DANE case
+    domains, for `ostls report tlsrpt --check` (tests/lab/test_tlsrpt.py): the TXT strings of each
+    record (one list per record), its DNSSEC state, the exit status and the rua URIs expected."""
+    def C(domain, records, dnssec, status, rua=(), error=None):
+        return {"domain": domain, "owner": f"_smtp._tls.{domain}", "records": records,
+                "dnssec": dnssec, "status": status, "rua": list(rua), "error": error}
+
+    return [
+        C(f"ee311.{DANE}", [["v=TLSRPTv1; rua=mailto:tlsrpt@ee311.dane.lab.test"]], "secure", 0,
+          ["mailto:tlsrpt@ee311.dane.lab.test"]),
+        # one record in two strings (concatenated), two URIs, an extension, an SPF record beside it
+        C(f"mismatch.{DANE}", [["v=TLSRPTv1;", "rua=mailto:tlsrpt@lab.test, https://tlsrpt.lab.test/v1;ext=1"],
+                               ["v=spf1 -all"]], "secure", 0,
+          ["mailto:tlsrpt@lab.test", "https://tlsrpt.lab.test/v1"]),
+        C(INSECURE, [["v=TLSRPTv1; rua=ftp://tlsrpt.lab.test/"]], "insecure", 1,
+          error="unsupported URI scheme"),
+        C(f"multi-mx.{DANE}", [["v=TLSRPTv1; rua=mailto:a@lab.test"], ["v=TLSRPTv1; rua=mailto:b@lab.test"]],
+          "secure", 1, error="2 records begin with v=TLSRPTv1"),
+        C(f"null-mx.{DANE}", [["v=TLSRPTv1; rua=mailto:a@lab.test "]], "secure", 1,
+          error="white space at the end"),
+        C(f"implicit-mx.{DANE}", [], "none", 1, error="no TLS-RPT policy"),
+        C(BOGUS, [["v=TLSRPTv1; rua=mailto:tlsrpt@lab.test"]], "bogus", 75, error="bogus"),
+        C(SERVFAIL, [["v=TLSRPTv1; rua=mailto:tlsrpt@lab.test"]], "servfail", 75, error="lookup failed"),
+    ]
+
+
+def tlsrpt_records(cases):
+    """(owner, "TXT", rdata) triples of the TLS-RPT cases."""
+    return [(c["owner"], "TXT", " ".join(json.dumps(s) for s in strings))
+            for c in cases for strings in c["records"]]
+
+
 # ---------------------------------------------------------------------------------------------
 # build: keys, zones, signatures, configuration files
 
@@ -448,7 +493,8 @@ def cmd_build(a):
     cases = build_cases(ports, d)
     srv_cases = build_srv_cases(ports, d)
     records = []
-    for r in case_records(cases) + srv_records(srv_cases):
+    tlsrpt = tlsrpt_cases()
+    for r in case_records(cases) + srv_records(srv_cases) + mta_sts_records(lab) + tlsrpt_records(tlsrpt):
         if r not in records:
             records.append(r)
 
@@ -509,7 +555,7 @@ def cmd_build(a):
                        "ds": ds.get(n)}
                       for n, s, sv, dsp, st in ZONES],
             "digests": d, "peers": {k: ports[k] for k in sorted(ports)}, "cases": cases,
-            "srv_cases": srv_cases}
+            "srv_cases": srv_cases, "tlsrpt_cases": tlsrpt}
     with open(os.path.join(dns, "cases.json"), "w") as f:
         json.dump(meta, f, indent=2)
         f.write("\n")

@@ -14,10 +14,18 @@
 # imap.lab.test (lab CA, P-256, SAN imap.lab.test + pop3.lab.test + sieve.lab.test: the
 # Dovecot peers), services.lab.test (lab CA, P-256, SAN also postgres, ldap, ftp, irc and
 # news.lab.test: PostgreSQL, slapd, vsftpd, InspIRCd, INN), xmpp.lab.test (lab CA, P-256:
-# Prosody).
-# Also <name>.certs.pem (leaf + CA, no key) for imap, services and xmpp.lab.test: Dovecot's
-# ssl_cert and the other daemons take the certificates alone and the key separately.
+# Prosody), mta-sts.lab.test (lab CA, P-256, SAN also mta-sts.<domain> for every MTA-STS lab
+# domain whose policy host presents it, from lab/nginx/mtasts.py: the lab's nginx).
+# mx.lab.test also carries SAN mx.sts.lab.test: the MX host of the MTA-STS lab domains, which
+# has no TLSA record (mx.lab.test has some, and DANE would preempt MTA-STS).
+# Also <name>.certs.pem (leaf + CA, no key) for imap, services, xmpp and mta-sts.lab.test:
+# Dovecot's ssl_cert and the other daemons take the certificates alone and the key separately.
 set -euo pipefail
+
+here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
+py=${OSTLS_LAB_PYTHON:-}
+[[ -n $py ]] || { [[ -x /usr/bin/python3 ]] && py=/usr/bin/python3 || py=python3; }
+mta_sts_sans=$("$py" "$here/../nginx/mtasts.py" sans)
 
 out=${1:?usage: make-pki.sh OUTDIR}
 rm -rf "$out"
@@ -120,9 +128,9 @@ new_ec_key ca.key
 issue "ostls lab CA" ca.key ca_ext "$past" "$(utc '+3650 days')" selfsign
 mv "ostls lab CA.pem" ca.pem
 
-# mx.lab.test: lab CA, ECDSA P-256
+# mx.lab.test: lab CA, ECDSA P-256; also valid for mx.sts.lab.test (the MTA-STS cases' MX host)
 new_ec_key mx.lab.test.key
-issue mx.lab.test mx.lab.test.key leaf_ec "$past" "$future"
+LAB_EXTRA_SAN=",DNS:mx.sts.lab.test" issue mx.lab.test mx.lab.test.key leaf_ec "$past" "$future"
 
 # legacy.lab.test: lab CA, RSA 2048 (RSA key exchange needs an RSA key)
 new_rsa_key legacy.lab.test.key
@@ -151,13 +159,20 @@ LAB_EXTRA_SAN=",DNS:postgres.lab.test,DNS:ldap.lab.test,DNS:ftp.lab.test,DNS:irc
 # xmpp.lab.test: lab CA, ECDSA P-256 (the Prosody peers' virtual host xmpp.lab.test)
 new_ec_key xmpp.lab.test.key
 issue xmpp.lab.test xmpp.lab.test.key leaf_ec "$past" "$future"
+
+# mta-sts.lab.test: lab CA, ECDSA P-256, one leaf for the policy hosts mta-sts.<domain> of the
+# MTA-STS lab domains (lab/nginx)
+new_ec_key mta-sts.lab.test.key
+sans=""
+for n in $mta_sts_sans; do sans+=",DNS:$n"; done
+LAB_EXTRA_SAN=$sans issue mta-sts.lab.test mta-sts.lab.test.key leaf_ec "$past" "$future"
 rm -rf ca-db ca.cnf
 
 # --- chains (key first, then leaf, then issuer), fingerprints -------------
 for name in mx.lab.test legacy.lab.test expired.lab.test imap.lab.test; do
   cat "$name.key" "$name.pem" ca.pem >"$name.chain.pem"
 done
-for name in imap.lab.test services.lab.test xmpp.lab.test; do
+for name in imap.lab.test services.lab.test xmpp.lab.test mta-sts.lab.test; do
   cat "$name.pem" ca.pem >"$name.certs.pem"
 done
 cat selfsigned.lab.test.key selfsigned.lab.test.pem >selfsigned.lab.test.chain.pem
@@ -166,7 +181,7 @@ cat selfsigned.lab.test.key selfsigned.lab.test.pem >selfsigned.lab.test.chain.p
   echo "{"
   sep=""
   for name in ca mx.lab.test selfsigned.lab.test expired.lab.test legacy.lab.test imap.lab.test \
-    services.lab.test xmpp.lab.test; do
+    services.lab.test xmpp.lab.test mta-sts.lab.test; do
     cert_fp=$(openssl x509 -in "$name.pem" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)
     spki_fp=$(openssl x509 -in "$name.pem" -noout -pubkey | openssl pkey -pubin -outform DER |
       openssl dgst -sha256 -r | cut -d' ' -f1)

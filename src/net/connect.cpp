@@ -3,6 +3,7 @@
 #include <vector>
 
 #include <asio/ip/tcp.hpp>
+#include <asio/ip/udp.hpp>
 #include <asio/this_coro.hpp>
 
 #include <fmt/format.h>
@@ -26,6 +27,19 @@ awaitable<Result<std::vector<asio::ip::tcp::endpoint>>> system_resolve(const std
 }
 
 }  // namespace
+
+std::string source_address(const asio::any_io_executor& ex, const std::string& peer) {
+  std::error_code ec;
+  const auto ip = asio::ip::make_address(peer, ec);
+  if (ec) return {};
+  asio::ip::udp::socket socket(ex);
+  socket.open(ip.is_v4() ? asio::ip::udp::v4() : asio::ip::udp::v6(), ec);
+  if (ec) return {};
+  socket.connect({ip, 9}, ec);  // any port: connect() on UDP only picks the route
+  if (ec) return {};
+  const auto local = socket.local_endpoint(ec);
+  return ec ? std::string() : local.address().to_string();
+}
 
 awaitable<Result<Connected>> connect(const std::string& host, std::uint16_t port, std::span<const std::string> addresses,
                                      Watchdog& watchdog) {

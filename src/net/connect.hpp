@@ -7,6 +7,8 @@
 #include <span>
 #include <string>
 
+#include <asio/any_io_executor.hpp>
+
 #include "core/error.hpp"
 #include "net/channel.hpp"
 #include "net/watchdog.hpp"
@@ -17,6 +19,11 @@ struct Connected {
   Socket socket;
   std::string address;  // the peer's IP address, without brackets
 };
+
+// The local address the system would use now to reach `peer` (an IP address): the source
+// address of a connection made to it (a routing lookup through a connected UDP socket: nothing is
+// sent). "" when `peer` is not an IP address or there is no route. For TLS-RPT's sending-mta-ip.
+[[nodiscard]] std::string source_address(const asio::any_io_executor& ex, const std::string& peer);
 
 [[nodiscard]] awaitable<Result<Connected>> connect(const std::string& host, std::uint16_t port,
                                                    std::span<const std::string> addresses, Watchdog& watchdog);

@@ -1,16 +1,20 @@
 // `ostls probe` for one target: a single host ([host], IP literal, or any non-SMTP target), or a
 // mail domain (smtp://domain): its MX hosts in RFC 5321 §5 order, each probed until one does
 // not defer (RFC 7672 §2.2.1 for what the MX RRset's DNSSEC state decides), or with --srv a
-// service domain: its SRV targets (probe/srv.cpp).
+// service domain: its SRV targets (probe/srv.cpp). Every outcome of an SMTP destination is
+// recorded in the store for TLS-RPT (record_session()).
 #include "probe/probe.hpp"
 
 #include <asio/this_coro.hpp>
 #include <fmt/format.h>
 
 #include "dns/records.hpp"
+#include "net/connect.hpp"
 #include "net/watchdog.hpp"
+#include "policy/decide.hpp"
 #include "probe/host.hpp"
 #include "report/log_line.hpp"
+#include "report/tlsrpt.hpp"
 
 namespace ostls::probe {
 namespace {
@@ -19,6 +23,27 @@ using net::Clock;
 
 bool is_mail_domain(const Target& t) {
   return t.protocol.family == proto::Family::Smtp && !t.protocol.implicit_tls && !t.bracketed && !t.is_ip_literal;
+}
+
+// SPEC R12 (RFC 8460): the outcome of one MX host (or of the destination itself, when no host
+// was reached) of an smtp:// target, recorded for `ostls report tlsrpt` when a store is in use.
+// A record that cannot be written defers the outcome, like every store write (probe/host.cpp):
+// it is never lost silently.
+void record_session(const asio::any_io_executor& ex, const Target& t, const std::string& policy_domain,
+                    bool destination, const Options& options, Outcome& o) {
+  if (options.store == nullptr || t.protocol.canonical != "smtp") return;
+  const auto record = report::session_record(
+      o, {.policy_domain = policy_domain,
+          .destination = destination,
+          .at = store::now(),
+          .sending_address = o.address.empty() ? std::string() : net::source_address(ex, o.address)});
+  if (!record) return;
+  if (auto w = options.store->record(*record); !w) {
+    o.verdict = policy::verdict_for(w.error());
+    o.failure = Failure{.result_type = std::nullopt,
+                        .fault = w.error().fault,
+                        .detail = fmt::format("cannot record the outcome for TLS-RPT: {}", w.error().detail)};
+  }
 }
 
 Outcome destination_failure(const Target& t, const Plan& plan, Verdict v, Failure f, Clock::time_point start) {
@@ -33,6 +58,7 @@ Outcome destination_failure(const Target& t, const Plan& plan, Verdict v, Failur
 net::awaitable<Outcome> run_destination(const Target& t, const Plan& plan, const Options& options,
                                         net::Watchdog& watchdog, Clock::time_point deadline) {
   const auto start = Clock::now();
+  const auto ex = co_await asio::this_coro::executor;
   const std::string domain = dns::normalize_name(t.host);
   const auto mx = co_await options.resolver->query(domain, dns::rrtype::mx, deadline);
   const std::string mx_state(dns::state(mx));
@@ -40,6 +66,7 @@ net::awaitable<Outcome> run_destination(const Target& t, const Plan& plan, const
     auto o = destination_failure(t, plan, v, Failure{.result_type = type, .fault = fault, .detail = std::move(detail)},
                                  start);
     o.signals.mx = mx_state;
+    record_session(ex, t, domain, true, options, o);
     return o;
   };
   // A bogus or failed MX lookup defers at every level, `may` included: there is no
@@ -78,6 +105,7 @@ net::awaitable<Outcome> run_destination(const Target& t, const Plan& plan, const
     // Named, not a temporary inside co_await: g++ 12 destroys such temporaries twice.
     const HostJob job{.target = t, .host = r.exchange, .port = t.port, .nexthop = nexthop};
     last = co_await probe_host(job, plan, options, watchdog, deadline);
+    record_session(ex, t, domain, false, options, last);
     tried.push_back({.host = r.exchange,
                      .preference = r.preference,
                      .address = last.address,
@@ -107,7 +135,10 @@ net::awaitable<Outcome> run(const Target& target, const Options& options) {
     co_return co_await run_destination(target, plan, options, watchdog, deadline);
   }
   const HostJob job{.target = target, .host = target.host, .port = target.port};
-  co_return co_await probe_host(job, plan, options, watchdog, deadline);
+  Outcome o = co_await probe_host(job, plan, options, watchdog, deadline);
+  const auto ex = co_await asio::this_coro::executor;
+  record_session(ex, target, dns::normalize_name(target.host), false, options, o);
+  co_return o;
 }
 
 }  // namespace ostls::probe

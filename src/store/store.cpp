@@ -14,7 +14,7 @@ namespace {
 
 // Schema migrations, in order: migration i takes the schema from version i to i+1. Never edit
 // a released one; append. The SQL is the common subset of SQLite and PostgreSQL.
-constexpr std::array<std::string_view, 1> migrations{
+constexpr std::array<std::string_view, 2> migrations{
     R"sql(
 CREATE TABLE IF NOT EXISTS pins (
   host TEXT NOT NULL, port INTEGER NOT NULL, protocol TEXT NOT NULL,
@@ -29,6 +29,12 @@ CREATE TABLE IF NOT EXISTS outcomes (
   mx_host TEXT NOT NULL, address TEXT NOT NULL, success INTEGER NOT NULL,
   result_type TEXT, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outcomes_by_domain ON outcomes (policy_domain, at);
+)sql",
+    // TLS-RPT (RFC 8460 §4.4): the sending-mta-ip of each session and the policy-string of the
+    // policy applied (one line each: TLSA records, MTA-STS policy lines).
+    R"sql(
+ALTER TABLE outcomes ADD COLUMN sending_address TEXT NOT NULL DEFAULT '';
+ALTER TABLE outcomes ADD COLUMN policy_string TEXT NOT NULL DEFAULT '';
 )sql",
 };
 
@@ -49,6 +55,25 @@ std::optional<Seconds> optional_int(const Value& v) {
 Value optional_value(const std::optional<std::string>& s) {
   if (!s) return std::monostate{};
   return *s;
+}
+
+// A policy is kept as one line per string (no TLSA record or MTA-STS line holds a newline).
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (std::size_t i = 0; i < lines.size(); ++i) out += (i == 0 ? "" : "\n") + lines[i];
+  return out;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const auto nl = text.find('\n', start);
+    const auto end = nl == std::string::npos ? text.size() : nl;
+    out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
 }
 
 }  // namespace
@@ -224,12 +249,19 @@ Result<void> Store::remember(const PeerKey& peer, const Contact& c) {
 }
 
 Result<void> Store::record(const OutcomeRecord& o) {
-  const std::array<Value, 8> values{o.at,      o.policy_domain, o.policy_type, o.mx_host, o.address,
-                                    static_cast<std::int64_t>(o.success ? 1 : 0), optional_value(o.result_type),
-                                    o.detail};
+  const std::array<Value, 10> values{o.at,
+                                     o.policy_domain,
+                                     o.policy_type,
+                                     o.mx_host,
+                                     o.address,
+                                     static_cast<std::int64_t>(o.success ? 1 : 0),
+                                     optional_value(o.result_type),
+                                     o.detail,
+                                     o.sending_address,
+                                     join_lines(o.policy_strings)};
   auto r = db_->query(
-      "INSERT INTO outcomes (at, policy_domain, policy_type, mx_host, address, success, result_type, detail) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+      "INSERT INTO outcomes (at, policy_domain, policy_type, mx_host, address, success, result_type, detail, "
+      "sending_address, policy_string) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
       values);
   if (!r) return unexpected<Error>(r.error());
   return {};
@@ -238,8 +270,8 @@ Result<void> Store::record(const OutcomeRecord& o) {
 Result<std::vector<OutcomeRecord>> Store::outcomes(const std::string& policy_domain, Seconds from, Seconds to) {
   const std::array<Value, 3> values{policy_domain, from, to};
   auto rows = db_->query(
-      "SELECT at, policy_domain, policy_type, mx_host, address, success, result_type, detail FROM outcomes "
-      "WHERE policy_domain = $1 AND at >= $2 AND at < $3 ORDER BY at",
+      "SELECT at, policy_domain, policy_type, mx_host, address, success, result_type, detail, sending_address, "
+      "policy_string FROM outcomes WHERE policy_domain = $1 AND at >= $2 AND at < $3 ORDER BY at",
       values);
   if (!rows) return unexpected<Error>(rows.error());
   std::vector<OutcomeRecord> out;
@@ -247,7 +279,8 @@ Result<std::vector<OutcomeRecord>> Store::outcomes(const std::string& policy_dom
     std::optional<std::string> type;
     if (!is_null(r.at(6))) type = as_text(r.at(6));
     out.push_back({as_int(r.at(0)), as_text(r.at(1)), as_text(r.at(2)), as_text(r.at(3)), as_text(r.at(4)),
-                   as_int(r.at(5)) != 0, std::move(type), as_text(r.at(7))});
+                   as_int(r.at(5)) != 0, std::move(type), as_text(r.at(7)), as_text(r.at(8)),
+                   split_lines(as_text(r.at(9)))});
   }
   return out;
 }

@@ -60,11 +60,13 @@ struct OutcomeRecord {
   Seconds at = 0;
   std::string policy_domain;            // the recipient domain (or the host for non-mail)
   std::string policy_type;              // tlsa | sts | no-policy-found
-  std::string mx_host;                  // the receiving host
+  std::string mx_host;                  // the receiving host ("" when no host was chosen)
   std::string address;                  // its IP address ("" when none was reached)
   bool success = false;
   std::optional<std::string> result_type;  // RFC 8460 result type of a failure
   std::string detail;                   // failure-reason-code / additional information
+  std::string sending_address;          // our source address toward `address` ("" when unknown)
+  std::vector<std::string> policy_strings;  // the applied policy: TLSA records, MTA-STS lines
 };
 
 class Store {

@@ -4,6 +4,7 @@
 // pins and memory round-trip, and two processes writing at once lose nothing.
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,11 +54,11 @@ const PeerKey mx{"mx.example.org", 25, "smtp"};
 
 TEST_P(StoreTest, OpensMigratedAndReopensWithoutMigratingAgain) {
   auto s = open();
-  EXPECT_EQ(s.schema_version(), 1);
+  EXPECT_EQ(s.schema_version(), 2);
   EXPECT_EQ(s.engine(), GetParam());
   ASSERT_TRUE(s.set_pin(mx, "aa", 100));
   auto again = open();  // the migration is idempotent and the data survives
-  EXPECT_EQ(again.schema_version(), 1);
+  EXPECT_EQ(again.schema_version(), 2);
   auto p = again.pin(mx);
   ASSERT_TRUE(p && p->has_value());
   EXPECT_EQ((*p)->spki_sha256, "aa");
@@ -108,7 +109,8 @@ TEST_P(StoreTest, OutcomesByDomainAndTime) {
   ASSERT_TRUE(s.record({.at = 10, .policy_domain = domain, .policy_type = "tlsa", .mx_host = "mx1", .address = "192.0.2.1",
                         .success = true, .result_type = std::nullopt, .detail = ""}));
   ASSERT_TRUE(s.record({.at = 20, .policy_domain = domain, .policy_type = "tlsa", .mx_host = "mx1", .address = "192.0.2.1",
-                        .success = false, .result_type = "tlsa-invalid", .detail = "no record matched"}));
+                        .success = false, .result_type = "tlsa-invalid", .detail = "no record matched",
+                        .sending_address = "198.51.100.7", .policy_strings = {"3 1 1 ab12", "2 0 1 cd34"}}));
   ASSERT_TRUE(s.record({.at = 30, .policy_domain = "other.example", .policy_type = "no-policy-found", .mx_host = "mx",
                         .address = "", .success = true, .result_type = std::nullopt, .detail = ""}));
   auto rows = *s.outcomes(domain, 0, 25);
@@ -116,6 +118,10 @@ TEST_P(StoreTest, OutcomesByDomainAndTime) {
   EXPECT_TRUE(rows[0].success);
   EXPECT_FALSE(rows[1].success);
   EXPECT_EQ(rows[1].result_type, "tlsa-invalid");
+  EXPECT_EQ(rows[0].sending_address, "");
+  EXPECT_TRUE(rows[0].policy_strings.empty());
+  EXPECT_EQ(rows[1].sending_address, "198.51.100.7");
+  EXPECT_EQ(rows[1].policy_strings, (std::vector<std::string>{"3 1 1 ab12", "2 0 1 cd34"}));
   EXPECT_EQ(s.outcomes(domain, 15, 25)->size(), 1u);
 }
 
@@ -158,6 +164,40 @@ TEST(Store, UnopenableStoreIsAClearError) {
   auto pg = Store::open("postgresql://127.0.0.1:1/nothing?connect_timeout=2");
   ASSERT_FALSE(pg);
   EXPECT_NE(pg.error().detail.find("PostgreSQL"), std::string::npos) << pg.error().detail;
+}
+
+// A store written by the previous schema (version 1: outcomes without sending_address and
+// policy_string) is migrated on open and keeps its outcomes (TLS-RPT, RFC 8460 §4.4).
+TEST(Store, MigratesAVersion1StoreKeepingItsOutcomes) {
+  const auto dir = std::filesystem::temp_directory_path() / ("ostls-store-v1-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / "ostls.db").string();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const char* v1 =
+      "CREATE TABLE ostls_schema (version INTEGER NOT NULL); INSERT INTO ostls_schema VALUES (1);"
+      "CREATE TABLE pins (host TEXT NOT NULL, port INTEGER NOT NULL, protocol TEXT NOT NULL, spki_sha256 TEXT NOT NULL,"
+      " first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL, PRIMARY KEY (host, port, protocol));"
+      "CREATE TABLE memory (host TEXT NOT NULL, port INTEGER NOT NULL, protocol TEXT NOT NULL, last_starttls BIGINT,"
+      " last_tls BIGINT, last_seen BIGINT NOT NULL, PRIMARY KEY (host, port, protocol));"
+      "CREATE TABLE outcomes (at BIGINT NOT NULL, policy_domain TEXT NOT NULL, policy_type TEXT NOT NULL,"
+      " mx_host TEXT NOT NULL, address TEXT NOT NULL, success INTEGER NOT NULL, result_type TEXT, detail TEXT NOT NULL);"
+      "INSERT INTO outcomes VALUES (5, 'example.org', 'no-policy-found', 'mx', '192.0.2.1', 0, 'certificate-expired',"
+      " 'expired');";
+  ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  {
+    auto s = Store::open(path);
+    ASSERT_TRUE(s) << s.error().detail;
+    EXPECT_EQ(s->schema_version(), 2);
+    auto rows = s->outcomes("example.org", 0, 10);
+    ASSERT_TRUE(rows && rows->size() == 1u);
+    EXPECT_EQ((*rows)[0].result_type, "certificate-expired");
+    EXPECT_EQ((*rows)[0].sending_address, "");
+    EXPECT_TRUE((*rows)[0].policy_strings.empty());
+  }
+  std::filesystem::remove_all(dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, StoreTest, ::testing::Values("sqlite", "postgresql"));

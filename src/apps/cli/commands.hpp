@@ -22,4 +22,8 @@ struct TofuArgs;
 std::shared_ptr<TofuArgs> add_tofu(CLI::App& app);
 int run_tofu(const TofuArgs& args);
 
+struct ReportArgs;
+std::shared_ptr<ReportArgs> add_report(CLI::App& app);
+int run_report(const ReportArgs& args);
+
 }  // namespace ostls::cli

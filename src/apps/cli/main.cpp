@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "ostls 0.1.0");
   auto probe = ostls::cli::add_probe(app);
   auto tofu = ostls::cli::add_tofu(app);
+  auto report = ostls::cli::add_report(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("probe")) return ostls::cli::run_probe(*probe);
     if (app.got_subcommand("tofu")) return ostls::cli::run_tofu(*tofu);
+    if (app.got_subcommand("report")) return ostls::cli::run_report(*report);
   } catch (const std::exception& e) {
     // Configuration and start-up failures only: the data plane reports through Outcomes.
     fmt::print(stderr, "ostls: {}\n", e.what());

@@ -1,0 +1,40 @@
+// Where a domain wants its TLS-RPT reports (RFC 8460 §3), pure: the `_smtp._tls.<domain>` TXT
+// RRset → the one record that begins with v=TLSRPTv1 → its rua= URIs. Strict to the §3 ABNF:
+// `v=TLSRPTv1` first, fields separated by *WSP ";" *WSP (one trailing separator allowed), `rua=`
+// required with one or more comma-separated mailto: or https: URIs (",", "!" and ";" only
+// percent-encoded), other fields are extensions (name and value grammar checked, then ignored).
+// Field names are case-sensitive (RFC 7405 %s); URI schemes are not (RFC 3986 §3.1).
+// Fuzzed by fuzz/fuzz_tlsrpt_txt.cpp. Does not: look anything up (apps/cli/report_cmd.cpp does,
+// through the validating resolver), or check that a mailto: address can receive mail.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace ostls::report {
+
+namespace limits {
+inline constexpr std::size_t max_tlsrpt_record = 4096;  // bytes of one record's text
+}
+
+struct TlsrptPolicy {
+  std::vector<std::string> rua;                                  // in order, as written
+  std::vector<std::pair<std::string, std::string>> extensions;  // fields other than rua (ignored)
+};
+
+// RFC 1035 §3.3.14: the character-strings of one TXT RDATA (wire format), concatenated without
+// separators, as RFC 8460 §3 reads a record split into several strings.
+[[nodiscard]] Result<std::string> txt_text(std::string_view rdata);
+
+// RFC 8460 §3: records not beginning with "v=TLSRPTv1" (then *WSP ";" or the end) are discarded;
+// exactly one must remain, else the domain has no TLS-RPT policy (an error naming the count).
+[[nodiscard]] Result<std::string> select_record(const std::vector<std::string>& texts);
+
+// Parses one record. Errors are Errc::Malformed, Fault::Peer, with the offending offset.
+[[nodiscard]] Result<TlsrptPolicy> parse_record(std::string_view text);
+
+}  // namespace ostls::report
