@@ -1,6 +1,7 @@
 """Shared by the lab test scripts: a case runner that prints one line per case and the closing
 'N passed, N failed' line, and `ostls probe --json` as a function."""
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -67,3 +68,19 @@ def make_leaf(ca_file, directory, name, stem):
     chain = d / f"{stem}.chain.pem"
     chain.write_text(pem.read_text() + Path(ca_file).read_text())
     return str(chain), str(key)
+
+
+def load_lab_dns():
+    """(dns.json, lab.json) of the running lab ($OSTLS_LAB_DIR), or None after saying that the
+    lab's DNS is not running (the caller then fails: a missing lab is never a pass)."""
+    lab_dir = os.environ.get("OSTLS_LAB_DIR", "/tmp/ostls-lab")
+    try:
+        with open(os.path.join(lab_dir, "dns", "dns.json")) as f:
+            dns = json.load(f)
+        with open(os.path.join(lab_dir, "lab.json")) as f:
+            lab = json.load(f)
+    except OSError as e:
+        print(f"the lab's DNS is not running ({e}); start it with lab/lab up")
+        print("0 passed, 1 failed")
+        return None
+    return dns, lab

@@ -9,11 +9,10 @@ Prints one line per case and a closing 'N passed, N failed' line.
 """
 import argparse
 import json
-import os
 import subprocess
 import sys
 
-from labtest import Runner
+from labtest import Runner, load_lab_dns
 
 AUTH_EE = dict(verdict="ok", protection="authenticated", auth_method="dane-ee", trust="Verified", tlsa="secure",
                effective="dane-only", source="dane")
@@ -139,16 +138,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ostls", required=True)
     a = ap.parse_args()
-    lab_dir = os.environ.get("OSTLS_LAB_DIR", "/tmp/ostls-lab")
-    try:
-        with open(os.path.join(lab_dir, "dns", "dns.json")) as f:
-            dns = json.load(f)
-        with open(os.path.join(lab_dir, "lab.json")) as f:
-            lab = json.load(f)
-    except OSError as e:
-        print(f"the lab's DNS is not running ({e}); start it with lab/lab up")
-        print("0 passed, 1 failed")
+    loaded = load_lab_dns()
+    if loaded is None:
         return 1
+    dns, lab = loaded
     run = Runner(a.ostls)
     test_cases(run, dns)
     test_openssl_agrees(run, dns, lab["ca_file"])

@@ -117,6 +117,20 @@ def report_problems(report, *, tls, injection=False, cleartext=False):
     return problems
 
 
+def check_injection(ctx, front, session, *, injected, control):
+    """The R10 pair every line protocol runs: `session(inject=True)` pipelines a state-changing
+    command behind the upgrade command, `session(inject=False)` sends it after TLS; each returns
+    the backend's answer to a command that depends on that state. `injected` and `control` are
+    (ok(answer), problem(answer), label): the injected run must show that the command never
+    reached the backend (and the session report a command-injection event), the control run that
+    it does."""
+    for inject, (ok, problem, label) in ((True, injected), (False, control)):
+        answer = session(inject=inject)
+        problems = [] if ok(answer) else [problem(answer)]
+        problems += report_problems(front.report(), tls=True, injection=inject)
+        ctx.runner.check(label, problems)
+
+
 class Raw:
     """A hand-driven client socket: exact bytes in one write, then TLS on the same socket."""
 
@@ -256,14 +270,14 @@ def smtp_cases(ctx):
         finally:
             c.close()
 
-    answer = session(inject=True)
-    problems = [] if answer.startswith("503") else [f"RCPT after the injected MAIL got {answer!r}, expected 503"]
-    problems += report_problems(front.report(), tls=True, injection=True)
-    r.check("smtp: MAIL FROM pipelined behind STARTTLS never reaches the backend (503 after TLS)", problems)
-    answer = session(inject=False)
-    problems = [] if not answer.startswith("503") else [f"control: RCPT after MAIL got {answer!r}"]
-    problems += report_problems(front.report(), tls=True)
-    r.check("smtp: control — MAIL FROM sent after TLS does reach the backend", problems)
+    check_injection(
+        ctx, front, session,
+        injected=(lambda answer: answer.startswith("503"),
+                  lambda answer: f"RCPT after the injected MAIL got {answer!r}, expected 503",
+                  "smtp: MAIL FROM pipelined behind STARTTLS never reaches the backend (503 after TLS)"),
+        control=(lambda answer: not answer.startswith("503"),
+                 lambda answer: f"control: RCPT after MAIL got {answer!r}",
+                 "smtp: control — MAIL FROM sent after TLS does reach the backend"))
 
     problems = []
     try:
@@ -384,14 +398,14 @@ def imap_cases(ctx):
         finally:
             c.close()
 
-    answer = session(inject=True)
-    problems = [] if not answer.startswith("c OK") else [f"SELECT after the injected LOGIN got {answer!r}"]
-    problems += report_problems(front.report(), tls=True, injection=True)
-    r.check("imap: LOGIN pipelined behind STARTTLS never reaches the backend (SELECT refused after TLS)", problems)
-    answer = session(inject=False)
-    problems = [] if answer.startswith("c OK") else [f"control: SELECT after LOGIN got {answer!r}"]
-    problems += report_problems(front.report(), tls=True)
-    r.check("imap: control — LOGIN sent after TLS does reach the backend", problems)
+    check_injection(
+        ctx, front, session,
+        injected=(lambda answer: not answer.startswith("c OK"),
+                  lambda answer: f"SELECT after the injected LOGIN got {answer!r}",
+                  "imap: LOGIN pipelined behind STARTTLS never reaches the backend (SELECT refused after TLS)"),
+        control=(lambda answer: answer.startswith("c OK"),
+                 lambda answer: f"control: SELECT after LOGIN got {answer!r}",
+                 "imap: control — LOGIN sent after TLS does reach the backend"))
 
     strict = ctx.front("imap", "imap-plain", "--require-tls")
     c = Raw(strict.port)
@@ -473,14 +487,14 @@ def pop3_cases(ctx):
         finally:
             c.close()
 
-    answer = session(inject=True)
-    problems = [] if answer.startswith("-ERR") else [f"PASS after the injected USER got {answer!r}, expected -ERR"]
-    problems += report_problems(front.report(), tls=True, injection=True)
-    r.check("pop3: USER pipelined behind STLS never reaches the backend (PASS refused after TLS)", problems)
-    answer = session(inject=False)
-    problems = [] if answer.startswith("+OK") else [f"control: PASS after USER got {answer!r}"]
-    problems += report_problems(front.report(), tls=True)
-    r.check("pop3: control — USER sent after TLS does reach the backend", problems)
+    check_injection(
+        ctx, front, session,
+        injected=(lambda answer: answer.startswith("-ERR"),
+                  lambda answer: f"PASS after the injected USER got {answer!r}, expected -ERR",
+                  "pop3: USER pipelined behind STLS never reaches the backend (PASS refused after TLS)"),
+        control=(lambda answer: answer.startswith("+OK"),
+                 lambda answer: f"control: PASS after USER got {answer!r}",
+                 "pop3: control — USER sent after TLS does reach the backend"))
 
 
 # ---- ManageSieve ----------------------------------------------------------------------------
@@ -552,15 +566,14 @@ def sieve_cases(ctx):
         finally:
             c.close()
 
-    answer = session(inject=True)
-    problems = [] if answer.startswith("NO") else [f"LISTSCRIPTS after the injected AUTHENTICATE got {answer!r}, expected NO"]
-    problems += report_problems(front.report(), tls=True, injection=True)
-    r.check("sieve: AUTHENTICATE pipelined behind STARTTLS never reaches the backend (LISTSCRIPTS refused after TLS)",
-            problems)
-    answer = session(inject=False)
-    problems = [] if answer.startswith("OK") else [f"control: LISTSCRIPTS after AUTHENTICATE got {answer!r}"]
-    problems += report_problems(front.report(), tls=True)
-    r.check("sieve: control — AUTHENTICATE sent after TLS does reach the backend", problems)
+    check_injection(
+        ctx, front, session,
+        injected=(lambda answer: answer.startswith("NO"),
+                  lambda answer: f"LISTSCRIPTS after the injected AUTHENTICATE got {answer!r}, expected NO",
+                  "sieve: AUTHENTICATE pipelined behind STARTTLS never reaches the backend (LISTSCRIPTS refused after TLS)"),
+        control=(lambda answer: answer.startswith("OK"),
+                 lambda answer: f"control: LISTSCRIPTS after AUTHENTICATE got {answer!r}",
+                 "sieve: control — AUTHENTICATE sent after TLS does reach the backend"))
 
     c = Raw(front.port)
     problems = []
@@ -1331,14 +1344,14 @@ def nntp_cases(ctx):
         finally:
             c.close()
 
-    answer = session(inject=True)
-    problems = [] if answer.startswith("412") else [f"LISTGROUP after the injected GROUP got {answer!r}, expected 412"]
-    problems += report_problems(front.report(), tls=True, injection=True)
-    r.check("nntp: GROUP pipelined behind STARTTLS never reaches the backend (412 after TLS)", problems)
-    answer = session(inject=False)
-    problems = [] if answer.startswith("211") else [f"control: LISTGROUP after GROUP got {answer!r}, expected 211"]
-    problems += report_problems(front.report(), tls=True)
-    r.check("nntp: control — GROUP sent after TLS does reach the backend", problems)
+    check_injection(
+        ctx, front, session,
+        injected=(lambda answer: answer.startswith("412"),
+                  lambda answer: f"LISTGROUP after the injected GROUP got {answer!r}, expected 412",
+                  "nntp: GROUP pipelined behind STARTTLS never reaches the backend (412 after TLS)"),
+        control=(lambda answer: answer.startswith("211"),
+                 lambda answer: f"control: LISTGROUP after GROUP got {answer!r}, expected 211",
+                 "nntp: control — GROUP sent after TLS does reach the backend"))
 
     c = Raw(front.port)
     problems = []
@@ -1471,14 +1484,14 @@ def ftp_cases(ctx):
         finally:
             c.close()
 
-    answer = session(inject=True)
-    problems = [] if answer.startswith("503") else [f"PASS after the injected USER got {answer!r}, expected 503"]
-    problems += report_problems(front.report(), tls=True, injection=True)
-    r.check("ftp: USER pipelined behind AUTH TLS never reaches the backend (503 after TLS)", problems)
-    answer = session(inject=False)
-    problems = [] if answer.startswith("230") else [f"control: PASS after USER got {answer!r}, expected 230"]
-    problems += report_problems(front.report(), tls=True)
-    r.check("ftp: control — USER sent after TLS does reach the backend", problems)
+    check_injection(
+        ctx, front, session,
+        injected=(lambda answer: answer.startswith("503"),
+                  lambda answer: f"PASS after the injected USER got {answer!r}, expected 503",
+                  "ftp: USER pipelined behind AUTH TLS never reaches the backend (503 after TLS)"),
+        control=(lambda answer: answer.startswith("230"),
+                 lambda answer: f"control: PASS after USER got {answer!r}, expected 230",
+                 "ftp: control — USER sent after TLS does reach the backend"))
 
     problems = []
     try:

@@ -33,25 +33,7 @@ std::string simple_bind(int id) {
 std::string extended_request(int id, const std::string& oid) { return message(id, tlv(0x77, tlv(0x80, oid))); }
 const std::string whoami_oid = "1.3.6.1.4.1.4203.1.11.3";
 
-// The driver's side of the contract: the client's bytes sit in a buffer, the machine is handed
-// at most `read_bytes` of them per call (here `chunk` at most, to split reads further); what is
-// left when the machine stops reading is the driver's leftover.
-struct Feed {
-  std::string pending;
-  std::size_t chunk = 65536;
-  Action run(Server& s, Action a) {
-    while (a.next == Next::ReadClient && !pending.empty()) {
-      EXPECT_GT(a.read_bytes, 0u) << "a binary machine must ask for bytes";
-      if (a.read_bytes == 0) break;
-      const auto n = std::min({a.read_bytes, chunk, pending.size()});
-      auto next = s.on_client_bytes(pending.substr(0, n));
-      pending.erase(0, n);
-      if (!next.to_client.empty() || !next.to_backend.empty() || next.next != Next::ReadClient) return next;
-      a = std::move(next);
-    }
-    return a;
-  }
-};
+using Feed = test::ClientBytes;
 
 Action feed(Server& s, std::string in, std::size_t chunk = 65536) {
   Feed f{std::move(in), chunk};

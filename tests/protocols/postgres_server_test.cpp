@@ -28,24 +28,7 @@ std::string startup(const std::string& user, const std::string& db) {
 }
 std::string cancel_request() { return be32(16) + be32(80877102) + be32(4242) + be32(0xdeadbeef); }
 
-// The driver's side: the machine gets at most `read_bytes` (and at most `chunk`) per call; what is
-// left when it stops reading is the driver's leftover.
-struct Feed {
-  std::string pending;
-  std::size_t chunk = 65536;
-  Action run(Server& s, Action a) {
-    while (a.next == Next::ReadClient && !pending.empty()) {
-      EXPECT_GT(a.read_bytes, 0u);
-      if (a.read_bytes == 0) break;
-      const auto n = std::min({a.read_bytes, chunk, pending.size()});
-      auto next = s.on_client_bytes(pending.substr(0, n));
-      pending.erase(0, n);
-      if (!next.to_client.empty() || !next.to_backend.empty() || next.next != Next::ReadClient) return next;
-      a = std::move(next);
-    }
-    return a;
-  }
-};
+using Feed = test::ClientBytes;
 
 // ---- what the server sends ----------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 // Test helpers for server-role machines: compact checks of one proto::Action.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,5 +36,27 @@ std::pair<int, proto::Action> flood_backend(Machine& m, std::string_view first, 
   }
   return {n, std::move(a)};
 }
+
+// The driver's side of the contract for binary machines: the client's bytes sit in a buffer, the
+// machine is handed at most `read_bytes` of them per call (and at most `chunk`, to split reads
+// further); what is left when the machine stops reading is the driver's leftover.
+struct ClientBytes {
+  std::string pending;
+  std::size_t chunk = 65536;
+
+  template <class Machine>
+  proto::Action run(Machine& s, proto::Action a) {
+    while (a.next == proto::Next::ReadClient && !pending.empty()) {
+      EXPECT_GT(a.read_bytes, 0u) << "a binary machine must ask for bytes";
+      if (a.read_bytes == 0) break;
+      const auto n = std::min({a.read_bytes, chunk, pending.size()});
+      auto next = s.on_client_bytes(pending.substr(0, n));
+      pending.erase(0, n);
+      if (!next.to_client.empty() || !next.to_backend.empty() || next.next != proto::Next::ReadClient) return next;
+      a = std::move(next);
+    }
+    return a;
+  }
+};
 
 }  // namespace ostls::test
