@@ -138,6 +138,13 @@ Result<Store> Store::open(const std::string& spec) {
 }
 
 Result<void> Store::migrate() {
+  // The common case, every probe's start-up: the schema is current. One read, no write lock, so
+  // concurrent ostls processes do not queue behind each other just to find that out.
+  if (auto rows = db_->query("SELECT version FROM ostls_schema", {});
+      rows && rows->size() == 1 && as_int(rows->front().at(0)) == static_cast<std::int64_t>(migrations.size())) {
+    version_ = static_cast<int>(migrations.size());
+    return {};
+  }
   if (auto b = db_->begin(); !b) return b;
   auto run = [&]() -> Result<void> {
     if (auto l = db_->lock_for_migration(); !l) return l;

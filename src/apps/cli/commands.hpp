@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -13,6 +14,9 @@ inline constexpr int exit_ok = 0;
 inline constexpr int exit_fail = 1;
 inline constexpr int exit_usage = 2;
 inline constexpr int exit_defer = 75;  // EX_TEMPFAIL
+
+// This host's name for EHLO/LHLO ("localhost" when it has none).
+std::string default_helo();
 
 struct ProbeArgs;
 std::shared_ptr<ProbeArgs> add_probe(CLI::App& app);

@@ -38,13 +38,13 @@ struct ProbeArgs {
   StoreOptions store;
 };
 
-namespace {
-
 std::string default_helo() {
   char name[256] = {};
   if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
   return name;
 }
+
+namespace {
 
 int usage(const std::string& message) {
   fmt::print(stderr, "ostls probe: {}\n", message);

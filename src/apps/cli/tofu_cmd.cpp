@@ -1,8 +1,6 @@
 // `ostls tofu list|show|pin|forget`: the trust-on-first-use memory, like known_hosts.
 // A TARGET names one peer as ostls keys it: PROTO://host[:port] (host lower-cased; a bare
 // host:port is SMTP unless --protocol says otherwise).
-#include <unistd.h>
-
 #include <cctype>
 #include <string>
 
@@ -39,16 +37,15 @@ int usage(const std::string& message) {
   return exit_usage;
 }
 
-std::string date(store::Seconds t) { return store::iso_time(t); }
 
 nlohmann::json pin_json(const store::PeerKey& k, const store::Pin& p) {
   return {{"host", k.host},       {"port", k.port},           {"protocol", k.protocol},
-          {"spki_sha256", p.spki_sha256}, {"first_seen", date(p.first_seen)}, {"last_seen", date(p.last_seen)}};
+          {"spki_sha256", p.spki_sha256}, {"first_seen", store::iso_time(p.first_seen)}, {"last_seen", store::iso_time(p.last_seen)}};
 }
 
 std::string pin_line(const store::PeerKey& k, const store::Pin& p) {
   return fmt::format("{}://[{}]:{}  sha256 {}  pinned {}  last seen {}", k.protocol, k.host, k.port, p.spki_sha256,
-                     date(p.first_seen), date(p.last_seen));
+                     store::iso_time(p.first_seen), store::iso_time(p.last_seen));
 }
 
 Result<store::PeerKey> peer_key(const std::string& text, const std::string& protocol) {
@@ -66,8 +63,7 @@ int pin_now(const TofuArgs& args, const store::PeerKey& key, store::Store& db) {
   probe::Options opts;
   opts.level = Level::Encrypt;
   opts.level_source = PolicySource::CommandLine;
-  char name[256] = {};
-  opts.helo = gethostname(name, sizeof name - 1) == 0 && name[0] != '\0' ? name : "localhost";
+  opts.helo = default_helo();
   asio::io_context io;
   std::unique_ptr<dns::Resolver> resolver;
   if (!target->is_ip_literal || !args.dns_config.empty()) {
