@@ -1,5 +1,5 @@
 // Fuzzes the TLS-RPT policy record (RFC 8460 §3), which comes from a domain's DNS: the input is
-// read both as one TXT RDATA in wire format (report::txt_text(), RFC 1035 §3.3.14) and as a
+// read both as one TXT RDATA in wire format (dns::parse_txt(), RFC 1035 §3.3.14) and as a
 // record's text, through report::select_record() and report::parse_record(); the input is also
 // split at newlines into several TXT records for select_record().
 // Properties checked beyond "no crash": errors are Malformed Peer faults; a parsed record began
@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dns/records.hpp"
 #include "report/tlsrpt_record.hpp"
 
 namespace {
@@ -56,7 +57,7 @@ void check_parse(std::string_view text) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
 
-  if (const auto text = ostls::report::txt_text(input)) {
+  if (const auto text = ostls::dns::parse_txt(input)) {
     require(text->size() < size);  // at least one length byte per string
     check_parse(*text);
   }

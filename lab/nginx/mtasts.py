@@ -46,6 +46,7 @@ OVERSIZE = 70 * 1024
 CERT = "mta-sts.lab.test"         # lab/pki: the policy hosts' certificate
 WRONG_CERT = "mx.lab.test"        # a valid lab-CA chain for another name (webpki-invalid)
 DAY = 86400
+DANE_MX = "mx.ee311.dane.lab.test"  # lab/dns: a DANE-EE host with a matching, secure TLSA RRset
 VARIANTS = (1, 2)
 
 
@@ -183,8 +184,18 @@ def case_defs():
              description="like unreachable with max_age 15: the cached policy applies for 15 s "
                          "after it was fetched, then it has expired and (the refresh failing) "
                          "delivery goes on as if no MTA-STS"),
+        dict(name="dane-wins", serve="plain", body=policy_text("enforce", [MX_HOST], DAY),
+             policy=ENFORCE_OK, fetch="ok", mx_host=DANE_MX,
+             expect={"opportunistic": {"verdict": "ok", "protection": "authenticated",
+                                       "trust": "Verified", "auth_method": "dane-ee"}},
+             description=f"MTA-STS and DANE together (RFC 8461 section 2: DANE wins): the MX is "
+                         f"{DANE_MX} (the lab zone's DANE-EE 3 1 1 host, TLSA secure and "
+                         "matching), the policy is enforce with mx: mx.sts.lab.test, which does "
+                         "not list it: DANE applies, authenticated (dane-ee); a client that let "
+                         "MTA-STS override DANE fails"),
     ]
     for d in defs:
+        d.setdefault("mx_host", MX_HOST)
         d.setdefault("cert", CERT)
         d.setdefault("dead", False)
         d.setdefault("variants", None)
@@ -221,7 +232,7 @@ def records(meta, variant):
     out = [(MX_HOST, "A", LOOP)]
     for c in meta["cases"]:
         id_ = c["variants"][str(variant)]["id"] if c.get("variants") else c["id"]
-        out += [(c["domain"], "MX", f"10 {MX_HOST}."),
+        out += [(c["domain"], "MX", f"10 {c['mx'][0]}."),
                 (c["txt_name"], "TXT", quoted_txt(txt_of(id_))),
                 (c["policy_host"], "A", LOOP)]
     return out
@@ -322,7 +333,7 @@ def cmd_build(a):
         c = {"name": name, "domain": domain, "description": d["description"],
              "txt_name": f"_mta-sts.{domain}", "policy_host": host, "https_port": https_port,
              "url": f"https://{host}:{https_port}{POLICY_PATH}",
-             "mx": [MX_HOST], "smtp_port": a.smtp_port, "target": f"smtp://{domain}:{a.smtp_port}",
+             "mx": [d["mx_host"]], "smtp_port": a.smtp_port, "target": f"smtp://{domain}:{a.smtp_port}",
              "serve": d["serve"], "cert": d["cert"]}
         if d["dead"]:
             c["prime_port"] = a.port
@@ -564,8 +575,8 @@ def dns_checks(meta, variant, check, lab):
             check(f"mta-sts {c['name']}: TXT {qname} {want[0]} (secure)",
                   r["state"] == "secure" and r["data"] == want, " | ".join(r["output"]))
         elif what == "mx":
-            check(f"mta-sts {c['name']}: MX {qname} -> {MX_HOST} (secure)",
-                  r["state"] == "secure" and r["data"] == [f"10 {MX_HOST}."],
+            check(f"mta-sts {c['name']}: MX {qname} -> {c['mx'][0]} (secure)",
+                  r["state"] == "secure" and r["data"] == [f"10 {c['mx'][0]}."],
                   " | ".join(r["output"]))
         else:
             check(f"mta-sts {c['name']}: A {qname} {LOOP} (secure)",

@@ -41,16 +41,17 @@ constexpr std::array<Named<Verdict>, 3> verdict_table{{
 }};
 static_assert(covers(verdict_table, 3));
 
-constexpr std::array<Named<PolicySource>, 5> source_table{{
+constexpr std::array<Named<PolicySource>, 6> source_table{{
     {PolicySource::Default, "default"},
     {PolicySource::CommandLine, "command-line"},
     {PolicySource::PolicyMap, "policy-map"},
     {PolicySource::Dane, "dane"},
     {PolicySource::Tofu, "tofu"},
+    {PolicySource::MtaSts, "mta-sts"},
 }};
-static_assert(covers(source_table, 5));
+static_assert(covers(source_table, 6));
 
-constexpr std::array<Named<EventType>, 14> event_table{{
+constexpr std::array<Named<EventType>, 15> event_table{{
     {EventType::FallbackToCleartext, "fallback-to-cleartext"},
     {EventType::ResponseInjection, "response-injection"},
     {EventType::CommandInjection, "command-injection"},
@@ -65,8 +66,9 @@ constexpr std::array<Named<EventType>, 14> event_table{{
     {EventType::PreauthSkipsStarttls, "preauth-skips-starttls"},
     {EventType::StarttlsStripped, "starttls-stripped"},
     {EventType::TofuKeyChanged, "tofu-key-changed"},
+    {EventType::MtaStsTestingFailure, "mta-sts-testing-failure"},
 }};
-static_assert(covers(event_table, 14));
+static_assert(covers(event_table, 15));
 
 constexpr std::array<Named<ResultType>, 11> result_table{{
     {ResultType::StarttlsNotSupported, "starttls-not-supported"},

@@ -23,8 +23,9 @@ enum class AuthMethod : std::uint8_t { None, DaneEe, DaneTa, MtaSts, Pkix, Finge
 enum class Trust : std::uint8_t { Anonymous, Untrusted, Trusted, Verified };
 enum class Verdict : std::uint8_t { Ok, Fail, Defer };
 // Where the effective level came from: the default, --policy, a policy-map entry, or a
-// downgrade-resistant signal (a DNSSEC-validated TLSA RRset).
-enum class PolicySource : std::uint8_t { Default, CommandLine, PolicyMap, Dane, Tofu };
+// downgrade-resistant signal (a DNSSEC-validated TLSA RRset, a TOFU pin, an MTA-STS policy in
+// mode enforce).
+enum class PolicySource : std::uint8_t { Default, CommandLine, PolicyMap, Dane, Tofu, MtaSts };
 
 enum class EventType : std::uint8_t {
   FallbackToCleartext,           // R2: handshake failed under `may`, reconnected in cleartext
@@ -41,6 +42,7 @@ enum class EventType : std::uint8_t {
   PreauthSkipsStarttls,          // IMAP PREAUTH greeting: authenticated before any STARTTLS
   StarttlsStripped,              // XMPP: <required/> left behind by a removed <starttls/>
   TofuKeyChanged,                // the peer's key differs from its TOFU pin (both named)
+  MtaStsTestingFailure,          // an MTA-STS policy in mode testing would have failed this session
 };
 
 // RFC 8460 §4.3 result types, carried by every `fail` where one applies.
@@ -125,6 +127,21 @@ struct MemorySignal {
   std::optional<std::string> last_starttls, last_tls;
 };
 
+// What MTA-STS discovery (RFC 8461) said about the destination's policy domain, also when it
+// was not acted on. The policy fields describe the policy applied (fetched now or cached);
+// `error` says why no (new) policy could be had — a cached one may still apply.
+struct MtaStsSignal {
+  std::optional<std::string> txt_id;     // the id of the one valid `_mta-sts` TXT record now
+  std::optional<std::string> policy_id;  // the TXT id the applied policy was fetched under
+  std::optional<std::string> mode;       // enforce | testing | none
+  std::vector<std::string> mx;           // the policy's mx patterns
+  std::optional<std::uint32_t> max_age;
+  std::optional<std::string> source;     // fetched | cache
+  std::optional<std::string> error;      // TXT or fetch problem, in words
+  std::optional<ResultType> error_type;  // its RFC 8460 result type (sts-policy-*)
+  std::optional<std::string> mx_match;   // the pattern this MX host matched; nullopt: none or not checked
+};
+
 struct Signals {
   std::optional<bool> starttls_offered;  // nullopt: the protocol advertises nothing, or not asked
   std::optional<bool> starttls_required; // XMPP <required/>; nullopt elsewhere
@@ -135,6 +152,7 @@ struct Signals {
   std::optional<TlsaSignal> tlsa;        // nullopt: no DNS was involved (IP literal)
   std::optional<std::string> tofu;       // new | match | mismatch; nullopt: TOFU not consulted
   std::optional<MemorySignal> memory;    // what the store remembered before this contact
+  std::optional<MtaStsSignal> mta_sts;   // smtp:// mail domains under `opportunistic`; nullopt: not looked up
 };
 
 // One MX host tried for a mail-domain target, in order (RFC 5321 §5).

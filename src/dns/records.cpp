@@ -48,6 +48,22 @@ Result<Mx> parse_mx(std::string_view rdata) {
   return mx;
 }
 
+Result<std::string> parse_txt(std::string_view rdata) {
+  if (rdata.empty()) return fail(Errc::Malformed, Fault::Dns, "empty TXT RDATA");
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < rdata.size()) {
+    const auto len = static_cast<unsigned char>(rdata[pos]);
+    if (pos + 1 + len > rdata.size()) {
+      return fail(Errc::Malformed, Fault::Dns,
+                  fmt::format("TXT RDATA: a {}-byte string overruns the {}-byte RDATA", len, rdata.size()));
+    }
+    out.append(rdata.substr(pos + 1, len));
+    pos += 1 + len;
+  }
+  return out;
+}
+
 Result<Srv> parse_srv(std::string_view rdata) {
   // RFC 2782: priority, weight, port (16 bits each, network order), then the target name,
   // which is never compressed.

@@ -1,5 +1,5 @@
 // RDATA parsers for the records ostls acts on (pure; fuzzed by fuzz/fuzz_dns_records.cpp):
-// TLSA (RFC 6698 §2.1), MX (RFC 1035 §3.3.9, RFC 7505 null MX), SRV (RFC 2782), A/AAAA.
+// TLSA (RFC 6698 §2.1), MX (RFC 1035 §3.3.9, RFC 7505 null MX), SRV (RFC 2782), A/AAAA, TXT.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +35,9 @@ struct Srv {
 [[nodiscard]] Result<Tlsa> parse_tlsa(std::string_view rdata);
 [[nodiscard]] Result<Mx> parse_mx(std::string_view rdata);
 [[nodiscard]] Result<Srv> parse_srv(std::string_view rdata);
+// RFC 1035 §3.3.14: the character-strings of one TXT RDATA, concatenated without separators,
+// as RFC 8460 §3 and RFC 8461 §3.1 read a record split into several strings.
+[[nodiscard]] Result<std::string> parse_txt(std::string_view rdata);
 // "192.0.2.1" or "2001:db8::1"
 [[nodiscard]] Result<std::string> parse_address(std::string_view rdata, std::uint16_t qtype);
 

@@ -35,7 +35,7 @@ std::string normalize_digest(std::string_view digest) {
 }
 
 AuthCheck authenticate(Level level, const TlsFacts& tls, std::span<const std::string> fingerprints,
-                       const std::optional<std::string>& pinned_spki) {
+                       const std::optional<std::string>& pinned_spki, bool mta_sts) {
   AuthCheck check;
   switch (level) {
     case Level::Fingerprint: {
@@ -59,7 +59,7 @@ AuthCheck authenticate(Level level, const TlsFacts& tls, std::span<const std::st
     case Level::Verify:
     case Level::Secure:
       if (tls.peer && tls.verify.ok()) {
-        check.proof = Authentication(AuthMethod::Pkix);
+        check.proof = Authentication(mta_sts && level == Level::Verify ? AuthMethod::MtaSts : AuthMethod::Pkix);
       } else {
         check.failure = tls.peer ? pkix_failure(tls.verify)
                                  : failure(ResultType::CertificateNotTrusted, Fault::Peer, "peer sent no certificate");
@@ -107,6 +107,14 @@ AuthCheck authenticate(Level level, const TlsFacts& tls, std::span<const std::st
   check.failure = failure(ResultType::ValidationFailure, Fault::Config,
                           fmt::format("level {} is not available in this build", name(level)));
   return check;
+}
+
+std::optional<Failure> sts_check(bool mx_listed, const TlsFacts* tls) {
+  if (!mx_listed) return failure(ResultType::ValidationFailure, Fault::Peer, "the MX host matches no mx pattern");
+  if (tls == nullptr) return failure(ResultType::StarttlsNotSupported, Fault::Peer, "no TLS session");
+  if (!tls->peer) return failure(ResultType::CertificateNotTrusted, Fault::Peer, "peer sent no certificate");
+  if (!tls->verify.ok()) return pkix_failure(tls->verify);
+  return std::nullopt;
 }
 
 Trust trust_of(const TlsFacts& tls, const std::optional<Authentication>& proof) {

@@ -15,7 +15,7 @@ namespace ostls::policy {
 
 struct AuthCheck;
 AuthCheck authenticate(Level level, const TlsFacts& tls, std::span<const std::string> fingerprints,
-                       const std::optional<std::string>& pinned_spki);
+                       const std::optional<std::string>& pinned_spki, bool mta_sts);
 
 // Proof that the peer was authenticated by the policy in force (STYLE habit 8). Only
 // authenticate() can make one, so Protection::Authenticated cannot be set without it (R7).
@@ -27,7 +27,7 @@ private:
   explicit Authentication(AuthMethod m) : method_(m) {}
   AuthMethod method_;
   friend AuthCheck authenticate(Level, const TlsFacts&, std::span<const std::string>,
-                                const std::optional<std::string>&);
+                                const std::optional<std::string>&, bool);
 };
 
 struct AuthCheck {
@@ -38,9 +38,18 @@ struct AuthCheck {
 
 // What `level` demands of a completed handshake. `fingerprints` are configured SHA-256 digests
 // (certificate or SPKI, any case, colons allowed) for Level::Fingerprint; `pinned_spki` is the
-// TOFU pin of the peer for Level::Tofu (nullopt: first contact).
+// TOFU pin of the peer for Level::Tofu (nullopt: first contact). `mta_sts`: Level::Verify is in
+// force because an MTA-STS policy in mode enforce lists the MX host (RFC 8461 §4), so a passing
+// PKIX check is AuthMethod::MtaSts.
 [[nodiscard]] AuthCheck authenticate(Level level, const TlsFacts& tls, std::span<const std::string> fingerprints,
-                                     const std::optional<std::string>& pinned_spki = std::nullopt);
+                                     const std::optional<std::string>& pinned_spki = std::nullopt,
+                                     bool mta_sts = false);
+
+// RFC 8461 §4 for one MX host: listed in the policy (`mx_listed`), TLS done (`tls` non-null) and
+// a certificate that verifies (PKIX, the MX host name as reference identifier). nullopt: all
+// met; else the first unmet demand with its RFC 8460 result type. Used where the policy is only
+// reported (mode testing) and not enforced.
+[[nodiscard]] std::optional<Failure> sts_check(bool mx_listed, const TlsFacts* tls);
 
 // Postfix's trust word for a TLS session.
 [[nodiscard]] Trust trust_of(const TlsFacts& tls, const std::optional<Authentication>& proof);

@@ -6,7 +6,9 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "dns/records.hpp"
 #include "net/connect.hpp"
 #include "net/drive.hpp"
 #include "policy/decide.hpp"
@@ -347,10 +349,35 @@ net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const O
                                     .last_tls = m->last_tls ? std::optional(store::iso_time(*m->last_tls)) : std::nullopt};
   }
   // SPEC §1 `opportunistic`: … > usable DANE > MTA-STS > TOFU pin > unauthenticated encryption.
-  // (dane::apply() has already turned `opportunistic` without usable TLSA into `may`.)
+  // (dane::apply() has already turned `opportunistic` without usable TLSA into `may`; a secure
+  // TLSA RRset, usable or not, preempts MTA-STS too: RFC 8461 §2.)
   const bool opportunistic = plan.policy.level == Level::Opportunistic && o.policy.source != PolicySource::Dane;
+  const mtasts::Policy* sts = nullptr;
+  if (job.sts) {
+    o.signals.mta_sts = job.sts->signal;
+    if (opportunistic && job.sts->policy && job.sts->policy->mode != mtasts::Mode::None) sts = &*job.sts->policy;
+    if (sts) {
+      if (const auto m = mtasts::matching_pattern(*sts, job.host)) o.signals.mta_sts->mx_match = std::string(*m);
+    }
+  }
+  const bool mx_listed = o.signals.mta_sts && o.signals.mta_sts->mx_match;
+  const bool sts_enforced = sts && sts->mode == mtasts::Mode::Enforce;
   Level level = o.policy.effective == Level::Opportunistic ? Level::May : o.policy.effective;
-  if (opportunistic && remembered->pin) {
+  if (sts_enforced) {
+    // RFC 8461 §4: the MX host must be listed and present a certificate valid for its name.
+    level = Level::Verify;
+    o.policy.source = PolicySource::MtaSts;
+    o.policy.effective = level;
+    if (!mx_listed) {
+      co_return stop(Verdict::Fail,
+                     Failure{.result_type = ResultType::ValidationFailure,
+                             .fault = Fault::Peer,
+                             .detail = fmt::format("MX host {} matches no mx pattern of the MTA-STS policy of {} "
+                                                   "(mode enforce; mx: {}): no delivery to it (RFC 8461 §4.1)",
+                                                   job.host, dns::normalize_name(target.host),
+                                                   fmt::join(sts->mx, ", "))});
+    }
+  } else if (opportunistic && remembered->pin) {
     level = Level::Tofu;
     o.policy.source = PolicySource::Tofu;
   }
@@ -436,12 +463,20 @@ net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const O
   std::optional<policy::AuthCheck> auth;
   if (a.tls) {
     const auto pinned = remembered->pin ? std::optional(remembered->pin->spki_sha256) : std::nullopt;
-    auth = policy::authenticate(level, *a.tls, plan.match, pinned);
+    auth = policy::authenticate(level, *a.tls, plan.match, pinned, sts_enforced);
     o.trust = policy::trust_of(*a.tls, auth->proof);
     o.tls = a.tls;
   }
   auto d = policy::decide(level, summarize(a, target.protocol.implicit_tls), auth);
   if (d.soft_fail) o.add(EventType::AuthSoftFail, auth->failure->detail);  // recorded, not enforced (R3)
+  if (sts && sts->mode == mtasts::Mode::Testing && !a.error) {
+    // RFC 8461 §5: a testing policy is reported on, never enforced.
+    if (const auto f = policy::sts_check(mx_listed, a.tls ? &*a.tls : nullptr)) {
+      o.add(EventType::MtaStsTestingFailure,
+            fmt::format("the MTA-STS policy of {} (mode testing, not enforced) would refuse this session: {}",
+                        dns::normalize_name(target.host), f->detail));
+    }
+  }
   if (a.tls) {
     if (auto w = tofu_after(*remembered, level, opportunistic, *a.tls, auth, options.store, o); !w) {
       co_return refuse(w.error());

@@ -8,6 +8,7 @@
 
 #include "core/outcome.hpp"
 #include "dane/dane.hpp"
+#include "mtasts/policy.hpp"
 #include "net/channel.hpp"
 #include "net/watchdog.hpp"
 #include "probe/probe.hpp"
@@ -31,12 +32,25 @@ struct SrvOrigin {
   bool secure = false;         // the SRV RRset was DNSSEC-secure
 };
 
+// MTA-STS (RFC 8461) for one mail domain, decided once before its MX hosts are tried
+// (probe/mtasts.cpp): the TXT record, the cache, a fetch when the id changed or nothing valid is
+// cached, and the cached policy when the fetch fails (§5.1).
+struct StsState {
+  std::optional<mtasts::Policy> policy;  // the policy in force (any mode); nullopt: none
+  MtaStsSignal signal;
+  std::optional<Error> store_error;      // the cache could not be read or written: defer
+};
+
+[[nodiscard]] net::awaitable<StsState> mta_sts_for(const std::string& domain, const Options& options,
+                                                   net::Clock::time_point deadline);
+
 struct HostJob {
   const Target& target;
   std::string host;                    // the host to connect to (an MX exchange, an SRV target or the target host)
   std::uint16_t port = 0;
   std::optional<std::string> nexthop;  // the destination domain, when its MX (or SRV) RRset was secure
   std::optional<SrvOrigin> srv;        // set when `host` is an SRV target
+  const StsState* sts = nullptr;       // the destination's MTA-STS state (opportunistic smtp:// domains)
 };
 
 // What DNS said about one host.

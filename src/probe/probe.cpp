@@ -95,6 +95,16 @@ net::awaitable<Outcome> run_destination(const Target& t, const Plan& plan, const
   records = dns::order_mx(std::move(records));
   if (records.empty()) records.push_back({.preference = 0, .exchange = domain});  // RFC 5321 §5.1 implicit MX
 
+  // MTA-STS (RFC 8461) belongs to `opportunistic`'s signals; explicit levels preempt it (R1).
+  std::optional<StsState> sts;
+  if (plan.policy.level == Level::Opportunistic) {
+    sts = co_await mta_sts_for(domain, options, deadline);
+    if (sts->store_error) {
+      co_return failed(policy::verdict_for(*sts->store_error), std::nullopt, sts->store_error->fault,
+                       fmt::format("MTA-STS policy cache: {}", sts->store_error->detail));
+    }
+  }
+
   // RFC 7672 §2.2.1: with a secure MX RRset the next-hop domain is also a reference identifier.
   std::optional<std::string> nexthop;
   if (mx.secure()) nexthop = domain;
@@ -103,7 +113,8 @@ net::awaitable<Outcome> run_destination(const Target& t, const Plan& plan, const
   for (const auto& r : records) {
     if (r.exchange.empty()) continue;  // "." among other MX records: unusable
     // Named, not a temporary inside co_await: g++ 12 destroys such temporaries twice.
-    const HostJob job{.target = t, .host = r.exchange, .port = t.port, .nexthop = nexthop};
+    const HostJob job{.target = t, .host = r.exchange, .port = t.port, .nexthop = nexthop,
+                      .sts = sts ? &*sts : nullptr};
     last = co_await probe_host(job, plan, options, watchdog, deadline);
     record_session(ex, t, domain, false, options, last);
     tried.push_back({.host = r.exchange,
@@ -112,7 +123,11 @@ net::awaitable<Outcome> run_destination(const Target& t, const Plan& plan, const
                      .verdict = last.verdict,
                      .protection = last.protection,
                      .detail = last.failure ? last.failure->detail : report::log_line(last)});
-    if (last.verdict != Verdict::Defer) break;  // an MX host that defers is skipped
+    // An MX host that defers is skipped, and so is one an enforced MTA-STS policy does not
+    // list (RFC 8461 §5.1 step 2: the next candidate is tried).
+    const bool unlisted = last.policy.source == PolicySource::MtaSts && last.signals.mta_sts &&
+                          !last.signals.mta_sts->mx_match;
+    if (last.verdict != Verdict::Defer && !unlisted) break;
   }
   if (tried.empty()) {
     co_return failed(Verdict::Fail, std::nullopt, Fault::Dns, fmt::format("{} has no usable MX host", domain));

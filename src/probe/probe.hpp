@@ -40,6 +40,8 @@ struct Options {
   // Memory (TOFU pins, R11 capability memory); null: --no-store, nothing remembered.
   store::Store* store = nullptr;
   bool sticky = false;                             // R11: a suspected downgrade fails
+  // MTA-STS policy hosts are fetched from this port; RFC 8461 says 443, others are for labs.
+  std::uint16_t mta_sts_port = 443;
 };
 
 // Never throws for network or peer conditions: they end up in the Outcome.

@@ -37,6 +37,19 @@ json tls_json(const TlsFacts& t) {
             {"error", t.verify.error.empty() ? json(nullptr) : json(t.verify.error)}}}};
 }
 
+json mta_sts_json(const std::optional<MtaStsSignal>& m) {
+  if (!m) return nullptr;
+  return {{"txt_id", opt(m->txt_id)},
+          {"policy_id", opt(m->policy_id)},
+          {"mode", opt(m->mode)},
+          {"mx", m->mx},
+          {"max_age", opt(m->max_age)},
+          {"source", opt(m->source)},
+          {"error", opt(m->error)},
+          {"error_type", m->error_type ? json(name(*m->error_type)) : json(nullptr)},
+          {"mx_match", opt(m->mx_match)}};
+}
+
 json tlsa_json(const std::optional<TlsaSignal>& t) {
   if (!t) return nullptr;
   json records = json::array();
@@ -111,7 +124,8 @@ json to_json(const Outcome& o) {
         {"tofu", opt(o.signals.tofu)},
         {"memory", o.signals.memory ? nlohmann::json{{"last_starttls", opt(o.signals.memory->last_starttls)},
                                                      {"last_tls", opt(o.signals.memory->last_tls)}}
-                                    : nlohmann::json()}}},
+                                    : nlohmann::json()},
+        {"mta_sts", mta_sts_json(o.signals.mta_sts)}}},
       {"mx", mx_json(o.mx)},
       {"srv", srv_json(o.srv)},
       {"capabilities", {{"plaintext", o.capabilities.plaintext}, {"tls", o.capabilities.tls}}},

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace ostls::report {
 namespace {
@@ -110,6 +111,15 @@ std::string reason_block(const Outcome& o) {
   if (const auto& m = o.signals.memory) {
     row("memory", fmt::format("STARTTLS last offered {}, TLS last completed {}", m->last_starttls.value_or("never"),
                               m->last_tls.value_or("never")));
+  }
+  if (const auto& m = o.signals.mta_sts; m && (m->txt_id || m->mode || m->error)) {
+    std::string text = m->mode ? fmt::format("{} policy (id {}, {}), mx {}, max_age {}{}", *m->mode,
+                                             m->policy_id.value_or("?"), m->source.value_or("?"),
+                                             fmt::join(m->mx, ", "), m->max_age.value_or(0),
+                                             m->mx_match ? fmt::format("; this MX matched {}", *m->mx_match) : "")
+                               : std::string("no policy");
+    if (m->error) text += fmt::format("; {}: {}", m->error_type ? name(*m->error_type) : "error", *m->error);
+    row("mta-sts", text);
   }
   for (const auto& e : o.events) row("event", fmt::format("{}: {}", name(e.type), e.detail));
   return out;

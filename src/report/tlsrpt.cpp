@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "policy/decide.hpp"
+
 namespace ostls::report {
 namespace {
 
@@ -101,18 +103,42 @@ std::optional<store::OutcomeRecord> session_record(const Outcome& o, const Sessi
   r.at = p.at;
   r.policy_domain = lower(p.policy_domain);
   const bool tlsa = o.policy.source == PolicySource::Dane;
-  r.policy_type = tlsa ? policy_tlsa : policy_none;
+  const auto& sts = o.signals.mta_sts;
+  // An MTA-STS policy in mode enforce or testing was in force (a TLSA RRset preempts it).
+  const bool sts_policy = !tlsa && sts && (sts->mode == "enforce" || sts->mode == "testing");
+  r.policy_type = tlsa ? policy_tlsa : sts_policy ? policy_sts : policy_none;
   if (tlsa && o.signals.tlsa) {
     for (const auto& t : o.signals.tlsa->records) {
       r.policy_strings.push_back(fmt::format("{} {} {} {}", t.usage, t.selector, t.mtype, t.data));
     }
   }
+  if (sts_policy) {
+    // RFC 8460 §4.4 policy-string: the policy's lines (the registered fields, in RFC 8461 order).
+    r.policy_strings = {"version: STSv1", fmt::format("mode: {}", *sts->mode)};
+    for (const auto& mx : sts->mx) r.policy_strings.push_back(fmt::format("mx: {}", mx));
+    r.policy_strings.push_back(fmt::format("max_age: {}", sts->max_age.value_or(0)));
+  }
   r.mx_host = p.destination ? std::string() : lower(o.host);
   r.address = o.address;
   r.sending_address = o.address.empty() ? std::string() : p.sending_address;
   std::optional<ResultType> type;
-  if (o.verdict == Verdict::Ok && o.tls) {
-    r.success = true;
+  const auto sts_testing_failure = [&]() -> std::optional<Failure> {
+    if (!sts_policy || sts->mode != "testing") return std::nullopt;
+    return policy::sts_check(sts->mx_match.has_value(), o.tls ? &*o.tls : nullptr);
+  };
+  if (!tlsa && !sts_policy && sts && sts->error_type) {
+    // The domain announced MTA-STS but no policy could be had (and none was cached): that is
+    // the failure to report, whatever the session did next without one.
+    r.policy_type = policy_sts;
+    type = sts->error_type;
+    r.detail = sts->error.value_or("");
+  } else if (o.verdict == Verdict::Ok && o.tls) {
+    if (const auto f = sts_testing_failure()) {
+      type = f->result_type;
+      r.detail = f->detail;
+    } else {
+      r.success = true;
+    }
   } else if (o.verdict == Verdict::Ok) {
     auto [t, detail] = cleartext_result(o);
     type = t;

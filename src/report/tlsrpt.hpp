@@ -39,8 +39,15 @@ struct SessionParams {
 //   or refused) or `validation-failure` (the handshake failed and R2 fell back to cleartext);
 // - `fail`/`defer`: the failure's result type as the probe classified it, null where none
 //   applies (connection refused, SERVFAIL, …: not a TLS session, left out of reports).
+// - an MTA-STS policy in mode testing that the session would not have met (MX host not
+//   listed, no TLS, certificate not valid for the MX host): a failure with that result type,
+//   although the session went on;
+// - a domain that announces MTA-STS (one valid TXT record) whose policy could not be fetched or
+//   parsed, with none cached: a failure `sts-policy-fetch-error` / `sts-policy-invalid` /
+//   `sts-webpki-invalid` under policy type `sts`.
 // The policy type is `tlsa` when a DNSSEC-validated TLSA RRset decided the level (usable or
-// not, R8), with its records as the policy strings; otherwise `no-policy-found`.
+// not, R8), with its records as the policy strings; `sts` when an MTA-STS policy in mode enforce
+// or testing was in force, with its lines as the policy strings; otherwise `no-policy-found`.
 [[nodiscard]] std::optional<store::OutcomeRecord> session_record(const Outcome& o, const SessionParams& p);
 
 struct ReportParams {

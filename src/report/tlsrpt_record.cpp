@@ -183,20 +183,6 @@ bool is_candidate(std::string_view text) {
 
 }  // namespace
 
-Result<std::string> txt_text(std::string_view rdata) {
-  if (rdata.empty()) return malformed("empty TXT RDATA");
-  std::string out;
-  std::size_t pos = 0;
-  while (pos < rdata.size()) {
-    const auto len = static_cast<unsigned char>(rdata[pos]);
-    if (pos + 1 + len > rdata.size()) {
-      return malformed(fmt::format("TXT RDATA: a {}-byte string overruns the {}-byte RDATA", len, rdata.size()));
-    }
-    out.append(rdata.substr(pos + 1, len));
-    pos += 1 + len;
-  }
-  return out;
-}
 
 Result<std::string> select_record(const std::vector<std::string>& texts) {
   const std::string* found = nullptr;

@@ -26,10 +26,6 @@ struct TlsrptPolicy {
   std::vector<std::pair<std::string, std::string>> extensions;  // fields other than rua (ignored)
 };
 
-// RFC 1035 §3.3.14: the character-strings of one TXT RDATA (wire format), concatenated without
-// separators, as RFC 8460 §3 reads a record split into several strings.
-[[nodiscard]] Result<std::string> txt_text(std::string_view rdata);
-
 // RFC 8460 §3: records not beginning with "v=TLSRPTv1" (then *WSP ";" or the end) are discarded;
 // exactly one must remain, else the domain has no TLS-RPT policy (an error naming the count).
 [[nodiscard]] Result<std::string> select_record(const std::vector<std::string>& texts);

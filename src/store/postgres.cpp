@@ -1,13 +1,13 @@
 // PostgreSQL engine (libpq): the store shared by several hosts running ostls. Parameters go
 // separately from the SQL text (PQexecParams), values travel as text.
-// libpq is loaded when a PostgreSQL store is opened, not linked: it pulls in Kerberos, LDAP,
-// SASL and GnuTLS (20 more shared objects, about 6 ms of start-up per process measured here),
-// which every `ostls probe` would otherwise pay without using them.
-#include <dlfcn.h>
+// libpq is loaded when a PostgreSQL store is opened, not linked (core/dynlib.hpp): it pulls in
+// Kerberos, LDAP, SASL and GnuTLS (20 more shared objects, about 6 ms of start-up per process
+// measured here).
 #include <libpq-fe.h>
 
 #include <fmt/format.h>
 
+#include "core/dynlib.hpp"
 #include "store/connection.hpp"
 
 namespace ostls::store {
@@ -32,21 +32,12 @@ struct Libpq {
   decltype(&PQsetNoticeProcessor) set_notice_processor = nullptr;
 };
 
-template <class F>
-bool resolve(void* lib, const char* name, F& fn) {
-  fn = reinterpret_cast<F>(dlsym(lib, name));
-  return fn != nullptr;
-}
-
 // nullptr (and `why`) when libpq cannot be loaded; the handle stays loaded for the process.
 const Libpq* libpq(std::string& why) {
   static const Libpq* loaded = [&]() -> const Libpq* {
-    void* lib = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) {
-      const char* e = dlerror();
-      why = e ? e : "dlopen failed";
-      return nullptr;
-    }
+    void* lib = dynlib::open("libpq.so.5", why);
+    if (lib == nullptr) return nullptr;
+    using dynlib::resolve;
     static Libpq pq;
     const bool ok = resolve(lib, "PQconnectdb", pq.connectdb) && resolve(lib, "PQstatus", pq.status) &&
                     resolve(lib, "PQerrorMessage", pq.error_message) && resolve(lib, "PQfinish", pq.finish) &&

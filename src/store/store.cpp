@@ -14,7 +14,7 @@ namespace {
 
 // Schema migrations, in order: migration i takes the schema from version i to i+1. Never edit
 // a released one; append. The SQL is the common subset of SQLite and PostgreSQL.
-constexpr std::array<std::string_view, 2> migrations{
+constexpr std::array<std::string_view, 3> migrations{
     R"sql(
 CREATE TABLE IF NOT EXISTS pins (
   host TEXT NOT NULL, port INTEGER NOT NULL, protocol TEXT NOT NULL,
@@ -35,6 +35,13 @@ CREATE INDEX IF NOT EXISTS outcomes_by_domain ON outcomes (policy_domain, at);
     R"sql(
 ALTER TABLE outcomes ADD COLUMN sending_address TEXT NOT NULL DEFAULT '';
 ALTER TABLE outcomes ADD COLUMN policy_string TEXT NOT NULL DEFAULT '';
+)sql",
+    // MTA-STS (RFC 8461 §5.1): the policy of each policy domain as fetched, with the TXT id it
+    // was fetched under, kept until fetched_at + max_age.
+    R"sql(
+CREATE TABLE IF NOT EXISTS mta_sts (
+  policy_domain TEXT NOT NULL PRIMARY KEY, policy_id TEXT NOT NULL, body TEXT NOT NULL,
+  fetched_at BIGINT NOT NULL, max_age BIGINT NOT NULL);
 )sql",
 };
 
@@ -290,6 +297,26 @@ Result<std::vector<OutcomeRecord>> Store::outcomes(const std::string& policy_dom
                    split_lines(as_text(r.at(9)))});
   }
   return out;
+}
+
+Result<std::optional<StsCacheEntry>> Store::sts_policy(const std::string& policy_domain) {
+  const std::array<Value, 1> key{policy_domain};
+  auto rows = db_->query("SELECT policy_id, body, fetched_at, max_age FROM mta_sts WHERE policy_domain = $1", key);
+  if (!rows) return unexpected<Error>(rows.error());
+  if (rows->empty()) return std::optional<StsCacheEntry>{};
+  const auto& r = rows->front();
+  return std::optional<StsCacheEntry>{StsCacheEntry{as_text(r.at(0)), as_text(r.at(1)), as_int(r.at(2)), as_int(r.at(3))}};
+}
+
+Result<void> Store::set_sts_policy(const std::string& policy_domain, const StsCacheEntry& e) {
+  const std::array<Value, 5> values{policy_domain, e.policy_id, e.body, e.fetched_at, e.max_age};
+  auto r = db_->query(
+      "INSERT INTO mta_sts (policy_domain, policy_id, body, fetched_at, max_age) VALUES ($1, $2, $3, $4, $5) "
+      "ON CONFLICT (policy_domain) DO UPDATE SET policy_id = excluded.policy_id, body = excluded.body, "
+      "fetched_at = excluded.fetched_at, max_age = excluded.max_age",
+      values);
+  if (!r) return unexpected<Error>(r.error());
+  return {};
 }
 
 }  // namespace ostls::store

@@ -1,8 +1,8 @@
 // ostls's memory (SPEC §4 "TOFU and capability memory"): trust-on-first-use pins, what each peer
-// could do the last time (STARTTLS offered, TLS completed — for R11 downgrade detection), and
-// the outcomes TLS-RPT reports are made from. One class over two real engines: SQLite (one file,
-// the default, safe for several processes on one host) and PostgreSQL (shared by several hosts),
-// with the same versioned schema, migrated on open. `:memory:` keeps everything for one run.
+// could do the last time (STARTTLS offered, TLS completed — for R11 downgrade detection), the
+// outcomes TLS-RPT reports are made from, and the MTA-STS policy cache. One class over two real
+// engines: SQLite (one file, the default, safe for several processes on one host) and
+// PostgreSQL (shared by several hosts), with the same versioned schema, migrated on open. `:memory:` keeps everything for one run.
 // Calls are synchronous: each is one short statement (SQLite: microseconds; PostgreSQL: a
 // round trip), made a few times per probe.
 #pragma once
@@ -69,6 +69,16 @@ struct OutcomeRecord {
   std::vector<std::string> policy_strings;  // the applied policy: TLSA records, MTA-STS lines
 };
 
+// A cached MTA-STS policy (RFC 8461 §5.1): valid while now < fetched_at + max_age.
+struct StsCacheEntry {
+  std::string policy_id;  // the `_mta-sts` TXT id the policy was fetched under
+  std::string body;       // the policy as served (parsed again when read)
+  Seconds fetched_at = 0;
+  Seconds max_age = 0;
+
+  [[nodiscard]] bool valid_at(Seconds t) const { return t < fetched_at + max_age; }
+};
+
 class Store {
 public:
   // `spec`: a file path (SQLite), ":memory:" (SQLite, this process only), or a
@@ -96,6 +106,10 @@ public:
   [[nodiscard]] Result<void> record(const OutcomeRecord& outcome);
   // Outcomes of one policy domain with from <= at < to.
   [[nodiscard]] Result<std::vector<OutcomeRecord>> outcomes(const std::string& policy_domain, Seconds from, Seconds to);
+
+  // The cached MTA-STS policy of a policy domain (expired or not: the caller decides).
+  [[nodiscard]] Result<std::optional<StsCacheEntry>> sts_policy(const std::string& policy_domain);
+  [[nodiscard]] Result<void> set_sts_policy(const std::string& policy_domain, const StsCacheEntry& entry);
 
   [[nodiscard]] int schema_version() const { return version_; }
   [[nodiscard]] std::string_view engine() const;

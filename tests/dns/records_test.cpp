@@ -250,5 +250,15 @@ TEST(Answer, States) {
   EXPECT_EQ(normalize_name("MX.Example.ORG."), "mx.example.org");
 }
 
+TEST(Records, TxtRdataStringsAreConcatenated) {
+  const std::string two = std::string("\x0bv=TLSRPTv1;", 12) + std::string("\x18rua=mailto:a@example.com", 25);
+  auto t = parse_txt(two);
+  ASSERT_TRUE(t) << t.error().detail;
+  EXPECT_EQ(*t, "v=TLSRPTv1;rua=mailto:a@example.com");
+  EXPECT_EQ(*parse_txt(std::string("\x00", 1)), "");
+  EXPECT_FALSE(parse_txt(""));
+  EXPECT_FALSE(parse_txt("\x05" "abc"));  // the string overruns the RDATA
+}
+
 }  // namespace
 }  // namespace ostls::dns

@@ -142,6 +142,43 @@ namespace {
 
 // TOFU (RFC 7435 §1.3): first contact passes unauthenticated and is to be pinned; the pinned key
 // authenticates; another key fails with both named.
+TEST(DecideMtaSts, EnforcedPolicyAuthenticatesAsMtaStsOnlyThroughPkix) {
+  const auto ok = authenticate(Level::Verify, tls(true, true), {}, std::nullopt, true);
+  ASSERT_TRUE(ok.proof);
+  EXPECT_EQ(ok.proof->method(), AuthMethod::MtaSts);
+  const auto d = decide(Level::Verify, summary(Seen::Tls), ok);
+  EXPECT_EQ(d.protection, Protection::Authenticated);
+  EXPECT_EQ(d.auth_method, AuthMethod::MtaSts);
+  // The name or the chain does not verify: RFC 8461 §4 fails the MX host, with RFC 8460's type.
+  const auto wrong_name = authenticate(Level::Verify, tls(true, false, "no SAN matches"), {}, std::nullopt, true);
+  EXPECT_FALSE(wrong_name.proof);
+  const auto refused = decide(Level::Verify, summary(Seen::Tls), wrong_name);
+  EXPECT_EQ(refused.verdict, Verdict::Fail);
+  EXPECT_EQ(refused.failure->result_type, ResultType::CertificateHostMismatch);
+  EXPECT_EQ(decide(Level::Verify, summary(Seen::NoStarttls), std::nullopt).failure->result_type,
+            ResultType::StarttlsNotSupported);
+  // The flag names the source of Level::Verify only; it never upgrades another level.
+  const auto may = authenticate(Level::May, tls(true, true), {}, std::nullopt, true);
+  EXPECT_FALSE(may.proof);
+  EXPECT_EQ(authenticate(Level::Verify, tls(true, true), {}).proof->method(), AuthMethod::Pkix);
+}
+
+TEST(DecideMtaSts, CheckOfATestingPolicy) {
+  EXPECT_EQ(sts_check(false, nullptr)->result_type, ResultType::ValidationFailure);  // first: not listed
+  EXPECT_EQ(sts_check(true, nullptr)->result_type, ResultType::StarttlsNotSupported);
+  const auto expired = tls(false, true, "certificate has expired");
+  EXPECT_EQ(sts_check(true, &expired)->result_type, ResultType::CertificateExpired);
+  const auto untrusted = tls(false, true, "self-signed certificate");
+  EXPECT_EQ(sts_check(true, &untrusted)->result_type, ResultType::CertificateNotTrusted);
+  const auto misnamed = tls(true, false, "no SAN matches");
+  EXPECT_EQ(sts_check(true, &misnamed)->result_type, ResultType::CertificateHostMismatch);
+  TlsFacts anonymous = tls(true, true);
+  anonymous.peer.reset();
+  EXPECT_EQ(sts_check(true, &anonymous)->result_type, ResultType::CertificateNotTrusted);
+  const auto good = tls(true, true);
+  EXPECT_EQ(sts_check(true, &good), std::nullopt);
+}
+
 TEST(DecideTofu, FirstUseMatchAndMismatch) {
   const auto facts = tls(false, false, "self-signed");
   const auto first = authenticate(Level::Tofu, facts, {}, std::nullopt);

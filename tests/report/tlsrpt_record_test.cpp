@@ -129,16 +129,5 @@ TEST(TlsrptRecord, SelectsTheOneVersion1Record) {
     EXPECT_NE(s.error().detail.find(c.error), std::string::npos) << s.error().detail;
   }
 }
-
-TEST(TlsrptRecord, TxtRdataStringsAreConcatenated) {
-  const std::string two = std::string("\x0bv=TLSRPTv1;", 12) + std::string("\x18rua=mailto:a@example.com", 25);
-  auto t = txt_text(two);
-  ASSERT_TRUE(t) << t.error().detail;
-  EXPECT_EQ(*t, "v=TLSRPTv1;rua=mailto:a@example.com");
-  EXPECT_EQ(*txt_text(std::string("\x00", 1)), "");
-  EXPECT_FALSE(txt_text(""));
-  EXPECT_FALSE(txt_text("\x05" "abc"));  // the string overruns the RDATA
-}
-
 }  // namespace
 }  // namespace ostls::report

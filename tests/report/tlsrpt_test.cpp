@@ -121,6 +121,71 @@ TEST(TlsrptSession, EachOutcomeIsOneRecord) {
   }
 }
 
+Outcome with_sts(Outcome o, const char* mode, bool listed) {
+  o.signals.mta_sts = MtaStsSignal{.txt_id = "id1", .policy_id = "id1", .mode = mode,
+                                   .mx = {"mx1.example.org", "*.example.net"}, .max_age = 86400,
+                                   .source = "fetched"};
+  if (listed) o.signals.mta_sts->mx_match = "mx1.example.org";
+  if (std::string_view(mode) == "enforce") {
+    o.policy = {.level = Level::Opportunistic, .effective = Level::Verify, .source = PolicySource::MtaSts};
+  }
+  return o;
+}
+
+TEST(TlsrptSession, MtaStsPolicies) {
+  const std::vector<std::string> lines{"version: STSv1", "mode: enforce", "mx: mx1.example.org", "mx: *.example.net",
+                                       "max_age: 86400"};
+  // enforce, met
+  auto r = session_record(with_sts(outcome(Verdict::Ok, true), "enforce", true), {.policy_domain = "example.org"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->policy_type, "sts");
+  EXPECT_TRUE(r->success);
+  EXPECT_EQ(r->policy_strings, lines);
+  // enforce, the MX host not listed: the failure probe_host() classified
+  r = session_record(failed(with_sts(outcome(Verdict::Fail, false), "enforce", false), ResultType::ValidationFailure,
+                            "not listed"),
+                     {.policy_domain = "example.org"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->policy_type, "sts");
+  EXPECT_EQ(r->result_type, "validation-failure");
+  // testing: the session went on, but a certificate not valid for the MX host is reported
+  auto testing = with_sts(outcome(Verdict::Ok, true), "testing", true);
+  testing.tls->peer = CertFacts{};
+  testing.tls->verify = {.chain_ok = true, .name_ok = false, .error = "name mismatch"};
+  r = session_record(testing, {.policy_domain = "example.org"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->policy_type, "sts");
+  EXPECT_FALSE(r->success);
+  EXPECT_EQ(r->result_type, "certificate-host-mismatch");
+  EXPECT_EQ(r->policy_strings.at(1), "mode: testing");
+  // testing, all met: a success
+  testing.tls->verify = {.chain_ok = true, .name_ok = true, .error = ""};
+  r = session_record(testing, {.policy_domain = "example.org"});
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->success);
+  // mode none: no policy
+  r = session_record(with_sts(outcome(Verdict::Ok, true), "none", false), {.policy_domain = "example.org"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->policy_type, "no-policy-found");
+  EXPECT_TRUE(r->success);
+  // announced, but the fetch failed and nothing was cached: the fetch failure is reported
+  auto fetch_failed = outcome(Verdict::Ok, true);
+  fetch_failed.signals.mta_sts = MtaStsSignal{.txt_id = "id1", .error = "connection refused",
+                                              .error_type = ResultType::StsPolicyFetchError};
+  r = session_record(fetch_failed, {.policy_domain = "example.org"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->policy_type, "sts");
+  EXPECT_FALSE(r->success);
+  EXPECT_EQ(r->result_type, "sts-policy-fetch-error");
+  EXPECT_EQ(r->detail, "connection refused");
+  // DANE preempts MTA-STS (RFC 8461 §2)
+  auto both = with_sts(with_dane(outcome(Verdict::Ok, true)), "testing", false);
+  r = session_record(both, {.policy_domain = "example.org"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->policy_type, "tlsa");
+  EXPECT_TRUE(r->success);
+}
+
 TEST(TlsrptSession, NoAddressNoSendingAddressAndHostNamesInLowerCase) {
   auto o = failed(outcome(Verdict::Defer, false), ResultType::DnssecInvalid, "TLSA bogus");
   o.address.clear();

@@ -54,14 +54,37 @@ const PeerKey mx{"mx.example.org", 25, "smtp"};
 
 TEST_P(StoreTest, OpensMigratedAndReopensWithoutMigratingAgain) {
   auto s = open();
-  EXPECT_EQ(s.schema_version(), 2);
+  EXPECT_EQ(s.schema_version(), 3);
   EXPECT_EQ(s.engine(), GetParam());
   ASSERT_TRUE(s.set_pin(mx, "aa", 100));
   auto again = open();  // the migration is idempotent and the data survives
-  EXPECT_EQ(again.schema_version(), 2);
+  EXPECT_EQ(again.schema_version(), 3);
   auto p = again.pin(mx);
   ASSERT_TRUE(p && p->has_value());
   EXPECT_EQ((*p)->spki_sha256, "aa");
+}
+
+TEST_P(StoreTest, MtaStsPolicyCacheRoundTripsAndIsReplaced) {
+  auto s = open();
+  const std::string domain = "sts-" + std::to_string(::getpid()) + ".example.org";
+  auto none = s.sts_policy(domain);
+  ASSERT_TRUE(none) << none.error().detail;
+  EXPECT_FALSE(none->has_value());
+  const StsCacheEntry first{"id1", "version: STSv1\r\nmode: testing\r\nmx: mx.example.org\r\nmax_age: 60\r\n", 1000, 60};
+  ASSERT_TRUE(s.set_sts_policy(domain, first));
+  auto got = open().sts_policy(domain);  // another connection sees it
+  ASSERT_TRUE(got && got->has_value());
+  EXPECT_EQ((*got)->policy_id, "id1");
+  EXPECT_EQ((*got)->body, first.body);
+  EXPECT_EQ((*got)->fetched_at, 1000);
+  EXPECT_EQ((*got)->max_age, 60);
+  EXPECT_TRUE((*got)->valid_at(1059));
+  EXPECT_FALSE((*got)->valid_at(1060));
+  ASSERT_TRUE(s.set_sts_policy(domain, {"id2", "version: STSv1\nmode: none\nmax_age: 5\n", 2000, 5}));
+  got = s.sts_policy(domain);
+  ASSERT_TRUE(got && got->has_value());
+  EXPECT_EQ((*got)->policy_id, "id2");
+  EXPECT_EQ((*got)->fetched_at, 2000);
 }
 
 TEST_P(StoreTest, PinsRoundTripReplaceAndForget) {
@@ -190,7 +213,7 @@ TEST(Store, MigratesAVersion1StoreKeepingItsOutcomes) {
   {
     auto s = Store::open(path);
     ASSERT_TRUE(s) << s.error().detail;
-    EXPECT_EQ(s->schema_version(), 2);
+    EXPECT_EQ(s->schema_version(), 3);
     auto rows = s->outcomes("example.org", 0, 10);
     ASSERT_TRUE(rows && rows->size() == 1u);
     EXPECT_EQ((*rows)[0].result_type, "certificate-expired");

@@ -31,7 +31,7 @@ struct ProbeArgs {
   std::vector<std::string> match;
   std::string cafile, capath, servername, helo, dns_config, xmpp_domain, protocol;
   bool implicit = false, starttls_only = false;
-  std::uint16_t port = 0;
+  std::uint16_t port = 0, mta_sts_port = 443;
   double timeout = 30;
   bool json = false, verbose = false, try_starttls = false, srv = false, sticky = false;
   Limits limits;
@@ -99,6 +99,9 @@ std::shared_ptr<ProbeArgs> add_probe(CLI::App& app) {
                 "when there are no SRV records");
   cmd->add_flag("--sticky", args->sticky,
                 "R11: fail when a peer that completed TLS before now does not (instead of continuing in cleartext)");
+  cmd->add_option("--mta-sts-port", args->mta_sts_port,
+                  "Port of the MTA-STS policy hosts (RFC 8461: 443; another port is for labs and tests)")
+      ->check(CLI::Range(1, 65535));
   add_store_options(*cmd, args->store);
   cmd->add_option("--max-line", args->limits.max_line, "Longest accepted protocol line in bytes")
       ->check(CLI::Range(64, 1 << 24));
@@ -139,6 +142,7 @@ int run_probe(const ProbeArgs& args) {
   opts.srv = args.srv;
   opts.limits = args.limits;
   opts.sticky = args.sticky;
+  opts.mta_sts_port = args.mta_sts_port;
   if (args.verbose) opts.transcript = print_transcript;
   auto store = open_store(args.store);
   if (!store) return usage(store.error().detail);

@@ -79,7 +79,7 @@ int check(const ReportArgs& args) {
   }
   std::vector<std::string> texts;
   for (const auto& rd : answer.rdata) {
-    auto text = report::txt_text(rd);
+    auto text = dns::parse_txt(rd);
     if (!text) return error(text.error().detail, exit_fail);
     texts.push_back(std::move(*text));
   }
