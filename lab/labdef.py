@@ -281,9 +281,13 @@ EXTRA = {"silent": {"timeout": 2}}
 # offset, kind. "mta-sts" is the HTTPS port of the lab's nginx serving the MTA-STS policies
 # (lab/nginx); "mta-sts-dead" is a port on which nothing may listen: the policy "server" of
 # the MTA-STS cases whose HTTPS server is unreachable. Their cases are in mta-sts.json.
+# "haproxy" is a cleartext Postfix smtpd that expects a HAProxy PROXY protocol header first
+# (smtpd_upstream_proxy_protocol = haproxy): the backend of `ostls proxy` server mode with
+# proxy_protocol = true (tests/lab/test_proxy.py reads the client address it logs).
 SERVICES = [
     ("mta-sts", 41, "nginx"),
     ("mta-sts-dead", 42, "dead"),
+    ("haproxy", 43, "postfix"),
 ]
 
 # Configured with a certificate that no handshake ever gets to present.

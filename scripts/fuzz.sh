@@ -19,7 +19,10 @@ fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build-fuzz}
-targets=${FUZZ_TARGETS:-"fuzz_smtp_reply fuzz_policy_map fuzz_target fuzz_dns_records fuzz_line_clients fuzz_ldap_ber fuzz_xmpp fuzz_servers fuzz_mtasts_policy fuzz_mtasts_txt fuzz_tlsrpt_txt"}
+# The targets: fuzz/CMakeLists.txt's OSTLS_FUZZ_TARGETS, the one list of them.
+all_targets=$(sed -n 's/^set(OSTLS_FUZZ_TARGETS \(.*\))$/\1/p' "$root/fuzz/CMakeLists.txt")
+[[ -n $all_targets ]] || { echo "fuzz.sh: no OSTLS_FUZZ_TARGETS in fuzz/CMakeLists.txt" >&2; exit 2; }
+targets=${FUZZ_TARGETS:-$all_targets}
 
 mkdir -p "$build"
 build_log=$build/fuzz-build.log

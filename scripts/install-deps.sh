@@ -37,6 +37,8 @@ packages=(
   # the lab's MTA-STS policy server (lab/nginx: a private nginx on a high loopback port, started
   # from the lab's own config; no system instance) and curl for its self-check
   nginx curl
+  # ostls proxy server mode is checked with a third real SMTP client (tests/lab/test_proxy.py)
+  swaks
 )
 
 missing=()

@@ -52,6 +52,8 @@ public:
   [[nodiscard]] bool is_tls() const { return tls_.has_value(); }
   [[nodiscard]] std::optional<Clock::time_point> first_read() const { return first_read_; }
   [[nodiscard]] Clock::time_point last_write() const { return last_write_; }
+  // Replaces the transcript (e.g. before the channel outlives whoever the old one refers to).
+  void set_transcript(Transcript transcript) { transcript_ = std::move(transcript); }
 
   // Closes the socket; pending and later operations fail with Errc::Timeout.
   void abort();

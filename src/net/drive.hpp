@@ -1,7 +1,8 @@
 // Runs a sans-IO protocol machine on a Channel (Envoy's doDecode() loop as a coroutine):
 // Send → write then read (a line, or bytes for binary machines), ReadLine → read and feed,
 // ReadBytes → read bytes and feed. Returns when the machine asks for the TLS
-// upgrade (StartTls), ends the dialogue (Close, after writing its bytes) or fails.
+// upgrade (StartTls), ends the dialogue (Close, after writing its bytes unless `say_goodbye` is
+// false: `ostls proxy` keeps the session open for the application) or fails.
 #pragma once
 
 #include <variant>
@@ -12,7 +13,8 @@
 namespace ostls::net {
 
 template <class Machine>
-[[nodiscard]] awaitable<Result<proto::Step>> drive(Machine& machine, Channel& channel, proto::Step step) {
+[[nodiscard]] awaitable<Result<proto::Step>> drive(Machine& machine, Channel& channel, proto::Step step,
+                                                   bool say_goodbye = true) {
   for (;;) {
     if (auto* send = std::get_if<proto::Send>(&step)) {
       auto w = co_await channel.write(send->bytes);
@@ -36,7 +38,7 @@ template <class Machine>
       step = machine.on_line(*line);
       continue;
     }
-    if (auto* close = std::get_if<proto::Close>(&step); close && !close->bytes.empty()) {
+    if (auto* close = std::get_if<proto::Close>(&step); close && !close->bytes.empty() && say_goodbye) {
       // The dialogue is over; a peer that hangs up before our QUIT changes nothing.
       (void)co_await channel.write(close->bytes);
     }

@@ -68,6 +68,8 @@ struct Relay {
   }
 };
 
+}  // namespace
+
 awaitable<void> relay(Channel& client, Channel& backend, ServeReport& report, Clock::duration idle_limit) {
   // What either side sent ahead of the switch to relaying belongs to the session: forward it.
   // (Client bytes behind an upgrade command never get here: serve() discarded them.)
@@ -84,11 +86,15 @@ awaitable<void> relay(Channel& client, Channel& backend, ServeReport& report, Cl
             r.idle(idle_limit));
 }
 
+namespace {
+
 awaitable<Result<void>> server_handshake(Channel& client, const ServeParams& p, ServeReport& report) {
   SSL* raw = SSL_new(p.tls);
   if (raw == nullptr) co_return fail(Errc::Tls, Fault::Local, tls::last_error());
   tls::SslPtr ssl(raw);
+  const auto start = Clock::now();
   auto hs = co_await client.handshake(std::move(ssl), false);
+  report.handshake_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   if (!hs) co_return hs;
   report.facts.tls_established = true;
   report.version = SSL_get_version(client.ssl());
@@ -128,6 +134,9 @@ awaitable<ServeReport> serve(Socket client_socket, const ServeParams& p) {
       client.abort();
       if (backend) backend->abort();
     });
+    if (p.backend_preamble) {
+      if (auto w = co_await backend->write(p.backend_preamble(report)); !w) co_return w;
+    }
     co_return Result<void>{};
   };
   std::vector<Event> driver_events;

@@ -26,6 +26,8 @@ namespace ostls::net {
 enum class Side : std::uint8_t { Client, Backend };
 using SessionTranscript = std::function<void(Side, Direction, std::string_view)>;
 
+struct ServeReport;
+
 struct ServeParams {
   proto::Family family = proto::Family::Smtp;
   proto::ServerParams machine;  // require_tls, limits
@@ -36,6 +38,10 @@ struct ServeParams {
   std::chrono::steady_clock::duration setup_timeout = std::chrono::seconds(30);
   std::chrono::steady_clock::duration idle_timeout = std::chrono::seconds(300);
   SessionTranscript transcript;  // optional: every line each way (-v)
+  // Optional: bytes written first on every backend connection, made when it is connected (with
+  // what the session knows by then, e.g. the TLS facts of an implicit-TLS client) — a PROXY
+  // protocol v2 header (proxy/proxy_protocol.hpp).
+  std::function<std::string(const ServeReport&)> backend_preamble;
 };
 
 struct ServeReport {
@@ -43,8 +49,16 @@ struct ServeReport {
   std::optional<std::string> version, cipher; // when TLS was established with the client
   std::optional<Error> error;                 // why the session ended early, if it did
   std::uint64_t to_backend = 0, to_client = 0;  // bytes relayed after the dialogue
+  std::optional<double> handshake_ms;         // the client handshake, when there was one
 };
 
 [[nodiscard]] awaitable<ServeReport> serve(Socket client, const ServeParams& params);
+
+// Bytes both ways between two channels until either side ends or neither sends for
+// `idle_limit`; anything buffered on either side is forwarded first. Counts in `report`
+// (to_backend: client → backend), and a timeout in report.error. Used by serve() and by
+// `ostls proxy` client mode.
+[[nodiscard]] awaitable<void> relay(Channel& client, Channel& backend, ServeReport& report,
+                                    std::chrono::steady_clock::duration idle_limit);
 
 }  // namespace ostls::net

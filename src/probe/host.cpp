@@ -4,6 +4,7 @@
 #include "probe/host.hpp"
 
 #include <algorithm>
+#include <memory>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -75,6 +76,8 @@ struct Session {
 };
 
 struct Attempt {
+  std::optional<net::Channel> channel;   // Options::held: the open connection
+  std::string greeting;                  // Options::held: the greeting lines as received
   proto::Facts facts;
   std::optional<Error> error;            // dialogue ended early
   std::optional<Error> handshake_error;  // TLS handshake failed
@@ -139,7 +142,22 @@ net::awaitable<Attempt> attempt(const Session& s, proto::Upgrade mode) {
     co_return a;
   }
   a.address = conn->address;
-  net::Channel ch(std::move(conn->socket), s.options.limits, s.options.transcript);
+  const bool hold = s.options.held != nullptr;
+  // Options::held: the greeting is every line received before the first one sent.
+  struct Greeting {
+    std::string lines;
+    bool done = false;
+  };
+  auto greeting = std::make_shared<Greeting>();
+  net::Transcript transcript = s.options.transcript;
+  if (hold) {
+    transcript = [greeting, inner = s.options.transcript](net::Direction d, std::string_view line) {
+      if (!greeting->done && d == net::Direction::Received) greeting->lines.append(line).append("\r\n");
+      if (d == net::Direction::Sent) greeting->done = true;
+      if (inner) inner(d, line);
+    };
+  }
+  net::Channel ch(std::move(conn->socket), s.options.limits, transcript);
   s.watchdog.on_expiry([&ch] { ch.abort(); });
   const auto connected = Clock::now();
 
@@ -159,7 +177,7 @@ net::awaitable<Attempt> attempt(const Session& s, proto::Upgrade mode) {
     step = machine.on_tls_established();
   }
   for (;;) {
-    auto r = co_await net::drive(machine, ch, std::move(step));
+    auto r = co_await net::drive(machine, ch, std::move(step), !hold);
     if (!a.timing.greeting && ch.first_read()) a.timing.greeting = ms(connected, *ch.first_read());
     if (!r) {
       a.error = r.error();
@@ -187,6 +205,11 @@ net::awaitable<Attempt> attempt(const Session& s, proto::Upgrade mode) {
   }
   s.watchdog.clear();
   a.facts = machine.facts();
+  if (hold && !a.error && !a.handshake_error) {
+    ch.set_transcript(s.options.transcript);
+    a.greeting = std::move(greeting->lines);
+    a.channel.emplace(std::move(ch));
+  }
   co_return a;
 }
 
@@ -505,6 +528,10 @@ net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const O
     auto w = options.store->remember(*remembered->key,
                                      {.starttls_offered = offered, .tls_completed = a.tls.has_value(), .at = store::now()});
     if (!w) co_return refuse(w.error());
+  }
+  if (options.held && d.verdict == Verdict::Ok && a.channel) {
+    options.held->channel = std::move(a.channel);
+    options.held->greeting = std::move(a.greeting);
   }
   co_return finish(std::move(d));
 }

@@ -20,6 +20,14 @@
 
 namespace ostls::probe {
 
+// `ostls proxy` client mode: the connection of an outcome that met its policy, kept open after
+// the dialogue (no QUIT/LOGOUT sent) for the application's session, and the peer's greeting
+// as it was received (CRLF-terminated lines), to be shown to the application.
+struct Held {
+  std::optional<net::Channel> channel;
+  std::string greeting;
+};
+
 struct Options {
   Level level = Level::Opportunistic;
   PolicySource level_source = PolicySource::Default;
@@ -42,6 +50,8 @@ struct Options {
   bool sticky = false;                             // R11: a suspected downgrade fails
   // MTA-STS policy hosts are fetched from this port; RFC 8461 says 443, others are for labs.
   std::uint16_t mta_sts_port = 443;
+  // Set: keep the connection of an `ok` outcome here instead of ending the dialogue.
+  Held* held = nullptr;
 };
 
 // Never throws for network or peer conditions: they end up in the Outcome.

@@ -121,6 +121,13 @@ Store::~Store() = default;
 
 std::string_view Store::engine() const { return db_->engine(); }
 
+Result<Store> Store::open_or_default(const std::string& spec) {
+  if (!spec.empty()) return open(spec);
+  auto path = default_path();
+  if (!path) return unexpected<Error>(path.error());
+  return open(*path);
+}
+
 Result<std::string> Store::default_path() {
   std::filesystem::path dir;
   if (const char* state = std::getenv("XDG_STATE_HOME"); state && *state) {

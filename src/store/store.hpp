@@ -86,6 +86,8 @@ public:
   [[nodiscard]] static Result<Store> open(const std::string& spec);
   // $XDG_STATE_HOME/ostls/ostls.db, else ~/.local/state/ostls/ostls.db (directories created).
   [[nodiscard]] static Result<std::string> default_path();
+  // open(spec), or open(default_path()) when `spec` is empty.
+  [[nodiscard]] static Result<Store> open_or_default(const std::string& spec);
 
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;

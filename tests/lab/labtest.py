@@ -2,7 +2,9 @@
 'N passed, N failed' line, and `ostls probe --json` as a function."""
 import json
 import os
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -50,6 +52,50 @@ class Runner:
     def summary(self):
         print(f"{self.passed} passed, {self.failed} failed")
         return 0 if self.failed == 0 and self.passed > 0 else 1
+
+
+class Forwarder:
+    """A plain TCP relay on 127.0.0.1:port (0: any free port, then in .port) whose upstream port
+    can be switched between sessions: the same peer address for ostls, with a different path
+    behind it (test_memory.py, test_proxy.py)."""
+
+    def __init__(self, port, upstream):
+        self.upstream = upstream
+        self.server = socket.create_server(("127.0.0.1", port), reuse_port=False)
+        self.port = self.server.getsockname()[1]
+        self.server.settimeout(0.2)
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                client, _ = self.server.accept()
+            except (socket.timeout, OSError):
+                continue
+            up = socket.create_connection(("127.0.0.1", self.upstream), timeout=10)
+            for a, b in ((client, up), (up, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self):
+        self.stopped = True
+        self.server.close()
 
 
 def make_leaf(ca_file, directory, name, stem):

@@ -25,51 +25,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from labtest import Runner, make_leaf  # noqa: E402
+from labtest import Forwarder, Runner, make_leaf  # noqa: E402
 
 FRONT = "front.lab.test"
-
-
-class Forwarder:
-    """A plain TCP relay on 127.0.0.1:port whose upstream port can be switched between sessions:
-    the same peer address for ostls, with a different path behind it."""
-
-    def __init__(self, port, upstream):
-        self.upstream = upstream
-        self.server = socket.create_server(("127.0.0.1", port), reuse_port=False)
-        self.server.settimeout(0.2)
-        self.stopped = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stopped:
-            try:
-                client, _ = self.server.accept()
-            except (socket.timeout, OSError):
-                continue
-            up = socket.create_connection(("127.0.0.1", self.upstream), timeout=10)
-            for a, b in ((client, up), (up, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def stop(self):
-        self.stopped = True
-        self.server.close()
 
 
 class Front:

@@ -26,6 +26,10 @@ struct TofuArgs;
 std::shared_ptr<TofuArgs> add_tofu(CLI::App& app);
 int run_tofu(const TofuArgs& args);
 
+struct ProxyArgs;
+std::shared_ptr<ProxyArgs> add_proxy(CLI::App& app);
+int run_proxy(const ProxyArgs& args);
+
 struct ReportArgs;
 std::shared_ptr<ReportArgs> add_report(CLI::App& app);
 int run_report(const ReportArgs& args);

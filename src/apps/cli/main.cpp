@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   auto probe = ostls::cli::add_probe(app);
   auto tofu = ostls::cli::add_tofu(app);
   auto report = ostls::cli::add_report(app);
+  auto proxy = ostls::cli::add_proxy(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("probe")) return ostls::cli::run_probe(*probe);
     if (app.got_subcommand("tofu")) return ostls::cli::run_tofu(*tofu);
     if (app.got_subcommand("report")) return ostls::cli::run_report(*report);
+    if (app.got_subcommand("proxy")) return ostls::cli::run_proxy(*proxy);
   } catch (const std::exception& e) {
     // Configuration and start-up failures only: the data plane reports through Outcomes.
     fmt::print(stderr, "ostls: {}\n", e.what());

@@ -11,13 +11,7 @@ void add_store_options(CLI::App& app, StoreOptions& options) {
 
 Result<std::optional<store::Store>> open_store(const StoreOptions& options) {
   if (options.none) return std::optional<store::Store>{};
-  std::string spec = options.spec;
-  if (spec.empty()) {
-    auto path = store::Store::default_path();
-    if (!path) return unexpected<Error>(path.error());
-    spec = *path;
-  }
-  auto s = store::Store::open(spec);
+  auto s = store::Store::open_or_default(options.spec);
   if (!s) return unexpected<Error>(s.error());
   return std::optional<store::Store>{std::move(*s)};
 }

@@ -1,0 +1,35 @@
+// `ostls proxy`: the long-running daemon (one Asio event loop, one coroutine per session, no
+// thread per connection). Each [[listener]] of the configuration accepts connections and runs:
+//   mode "client": the application speaks cleartext to the listener; the proxy negotiates with
+//     the destination through the whole policy engine (probe::run: policy map, DANE, MTA-STS,
+//     TOFU, memory, the level), keeps that connection (probe::Held), shows the application the
+//     peer's greeting and relays the session over it — or, when the policy is not met, answers
+//     the application with the protocol's temporary refusal carrying the reason
+//     (proxy/client_side.hpp). Never a silent cleartext session: a cleartext relay happens only
+//     where the level allows it, and is logged and counted as such.
+//   mode "server": STARTTLS (and/or implicit TLS) in front of a plaintext backend through
+//     net::serve() (R10 included), optionally with a PROXY v2 header to the backend.
+// One human line per session on stderr; Prometheus metrics (proxy/metrics.hpp); SIGTERM/SIGINT
+// stop accepting and drain for drain_timeout; SIGHUP re-reads the configuration (certificates,
+// policies, listeners added or removed) without touching open sessions — a broken file is
+// reported and the running configuration kept.
+#pragma once
+
+#include "core/error.hpp"
+#include "proxy/config.hpp"
+
+namespace ostls::proxy {
+
+struct RunOptions {
+  bool verbose = false;  // each session's dialogue on stderr
+};
+
+// Everything the configuration names can be loaded: certificates and keys, policy maps, the
+// resolver's configuration, the store. Errors name the file and line of the listener.
+[[nodiscard]] Result<void> check(const Config& config);
+
+// Runs until SIGTERM or SIGINT has drained the sessions. Start-up failures (a port in use, a
+// certificate that does not load) are returned before anything is served.
+[[nodiscard]] Result<void> run(const Config& config, const RunOptions& options);
+
+}  // namespace ostls::proxy
