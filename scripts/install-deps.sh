@@ -39,6 +39,8 @@ packages=(
   nginx curl
   # ostls proxy server mode is checked with a third real SMTP client (tests/lab/test_proxy.py)
   swaks
+  # bench/proxy: the tool ostls proxy is compared with
+  stunnel4
 )
 
 missing=()
