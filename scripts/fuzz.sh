@@ -19,7 +19,7 @@ fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build-fuzz}
-targets=${FUZZ_TARGETS:-"fuzz_smtp_reply fuzz_policy_map fuzz_target fuzz_dns_records fuzz_line_clients fuzz_ldap_ber fuzz_xmpp fuzz_servers fuzz_mtasts_policy fuzz_mtasts_txt fuzz_tlsrpt_txt"}
+targets=${FUZZ_TARGETS:-"fuzz_smtp_reply fuzz_policy_map fuzz_target fuzz_dns_records fuzz_line_clients fuzz_ldap_ber fuzz_xmpp fuzz_servers fuzz_mtasts_policy fuzz_mtasts_txt fuzz_tlsrpt_txt fuzz_scan_input"}
 
 mkdir -p "$build"
 build_log=$build/fuzz-build.log
