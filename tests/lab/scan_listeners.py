@@ -2,7 +2,8 @@
 """Many small SMTP listeners for `ostls scan` tests and bench/scan: one asyncio process binds
 PORTS ports (chosen free by the kernel on 127.0.0.1) on each of HOSTS loopback addresses
 127.0.0.1 … 127.0.0.HOSTS, so HOSTS × PORTS distinct targets `smtp://[127.0.0.H]:P` reach it.
-Even port indexes offer STARTTLS (the given certificate), odd ones are cleartext-only.
+Even port indexes offer STARTTLS (the given certificate), odd ones are cleartext-only (--all-tls:
+every port offers it).
 
 Dialogue: greeting after --delay seconds, EHLO (STARTTLS listed on TLS ports, never after TLS),
 STARTTLS → 220 → TLS, QUIT → 221; anything else → 250. It counts connections and the peak number
@@ -18,6 +19,7 @@ SIGUSR1 writes the counters to --stats as JSON; SIGUSR2 resets them; SIGTERM sto
 import argparse
 import asyncio
 import json
+import logging
 import signal
 import socket
 import ssl
@@ -118,7 +120,10 @@ async def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--stats", required=True)
+    ap.add_argument("--all-tls", action="store_true", help="STARTTLS on every port (bench/scan)")
     a = ap.parse_args()
+    # openssl s_client's way of closing makes asyncio warn once per connection: noise here.
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
 
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(a.cert, a.key)
@@ -137,7 +142,7 @@ async def main():
         ports.append(port)
     servers = []
     for i, socks in enumerate(first):
-        tls_ctx = ctx if i % 2 == 0 else None
+        tls_ctx = ctx if i % 2 == 0 or a.all_tls else None
         for s in socks:
             servers.append(await asyncio.start_server(
                 lambda r, w, t=tls_ctx: session(r, w, t, a.delay, counters), sock=s, backlog=1024))
