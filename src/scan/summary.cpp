@@ -127,8 +127,10 @@ void Tally::add(std::string_view name, std::uint64_t n) {
   const auto it = std::find_if(rows_.begin(), rows_.end(), [&](const auto& r) { return r.first == name; });
   if (it != rows_.end()) {
     it->second += n;
-  } else {
+  } else if (rows_.size() + 1 < limits::max_tally_names || name == "other") {
     rows_.emplace_back(std::string(name), n);
+  } else {
+    add("other", n);  // the last row left is kept for "other"
   }
 }
 

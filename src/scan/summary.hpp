@@ -9,6 +9,7 @@
 // type, a field of another type) are counted as far as they go. No I/O here.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -18,6 +19,12 @@
 #include <nlohmann/json.hpp>
 
 namespace ostls::scan {
+
+namespace limits {
+// Distinct names one Tally keeps; further new names are counted under "other" (a file given to
+// --summarize may hold anything: counts stay bounded, and linear lookups cheap).
+inline constexpr std::size_t max_tally_names = 64;
+}  // namespace limits
 
 // Counts per name, in the order the names were first seeded or seen (vocabulary order for the
 // closed vocabularies, which are seeded with every name so that zeros show).

@@ -195,6 +195,18 @@ TEST(Summary, JsonAndText) {
   }
 }
 
+// A file full of made-up names cannot grow the counts without bound.
+TEST(Summary, DistinctNamesAreBounded) {
+  Summary s;
+  for (int i = 0; i < 1000; ++i) s.add(json{{"verdict", "v" + std::to_string(i)}});
+  EXPECT_LE(s.verdict.rows().size(), limits::max_tally_names);
+  EXPECT_EQ(s.targets, 1000u);
+  std::uint64_t sum = 0;
+  for (const auto& [n, count] : s.verdict.rows()) sum += count;
+  EXPECT_EQ(sum, 1000u);
+  EXPECT_GT(s.verdict["other"], 900u);
+}
+
 TEST(Summary, EmptyHasNoDivisionByZero) {
   const auto text = to_text(Summary{});
   EXPECT_NE(text.find("targets       0\n"), std::string::npos) << text;
