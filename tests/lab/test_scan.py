@@ -181,7 +181,7 @@ def test_kill_and_resume(run, listeners, tmp, ca):
               ([] if 0 < len(before) < len(targets) else [f"{len(before)} lines: not midway"]) +
               ([] if complete else ["the file ends in a partial line"]))
     run.check(f"at most 500 connections at once (peak {stats['peak']}, {stats['connections']} connections)",
-              [] if 400 <= stats["peak"] <= 500 else [f"peak {stats['peak']}, expected 400..500"])
+              [] if 250 <= stats["peak"] <= 500 else [f"peak {stats['peak']}, expected 250..500"])
     # A kill in the middle of a write leaves a partial line: --resume must cut it, not count it.
     done = {o["target"] for o in before}
     pending = next(t for t in targets if t not in done)
@@ -218,8 +218,8 @@ def test_kill_and_resume(run, listeners, tmp, ca):
     run.check(f"peak memory of the resumed scan {rss:.1f} MiB (bound: 200 MiB)", [] if rss < 200 else ["too much"])
 
 
-def test_interrupt(run, slow, tmp, ca):
-    targets = slow.targets()[:300]
+def test_interrupt(run, listeners, tmp, ca):
+    targets = listeners.targets()[:300]
     out = os.path.join(tmp, "int.jsonl")
     args = ["--output", out, "--concurrency", "50", "--per-host-concurrency", "0", "--cafile", ca,
             "--timeout", "30", "--input", "-"]
@@ -227,7 +227,7 @@ def test_interrupt(run, slow, tmp, ca):
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     p.stdin.write("\n".join(targets) + "\n")
     p.stdin.close()
-    time.sleep(0.5)  # 50 in flight, none done: the listeners greet after 1 s
+    time.sleep(1.0)  # up to 50 in flight, none done: the listeners greet after 2 s
     p.send_signal(signal.SIGINT)
     try:
         p.wait(timeout=20)
@@ -239,11 +239,14 @@ def test_interrupt(run, slow, tmp, ca):
     problems = []
     if p.returncode != 130:
         problems.append(f"exit {p.returncode}, expected 130")
-    if len(lines) != 50 or not complete:
-        problems.append(f"{len(lines)} lines (complete: {complete}), expected the 50 in flight")
-    if "stopping" not in err:
-        problems.append("no 'stopping' message")
-    run.check("SIGINT: stops launching, the 50 probes in flight finish and are written whole, exit 130", problems)
+    m = re.search(r"stopping: (\d+) probes in flight", err)
+    in_flight = int(m.group(1)) if m else None
+    if in_flight is None or not 0 < in_flight <= 50:
+        problems.append(f"no 'stopping: N probes in flight' message with 0 < N <= 50: {err[-300:]}")
+    elif len(lines) != in_flight or not complete:
+        problems.append(f"{len(lines)} lines (complete: {complete}), expected the {in_flight} in flight")
+    run.check(f"SIGINT: stops launching, the {in_flight} probes in flight finish and are written whole, exit 130",
+              problems)
     code, _, err, _, _ = run_scan(run.ostls, [*args[:-2], "--resume", *targets])
     lines, _ = read_lines(out)
     count = Counter(o["target"] for o in lines)
@@ -253,6 +256,7 @@ def test_interrupt(run, slow, tmp, ca):
 
 
 def test_knobs(run, slow, fast, ca):
+    """`slow` greets after 1 s, `fast` after 2 s but its targets are not held back per host."""
     # --per-host-concurrency: 4 hosts × 30 ports, at most 3 per host although 100 may be in flight.
     targets = [t for t in slow.targets() if any(f"[{h}]" in t for h in slow.hosts[:4])][:120]
     slow.reset()
@@ -275,6 +279,7 @@ def test_knobs(run, slow, fast, ca):
     sizes = []
     for i in (1, 2, 3):
         code, out, err, _, _ = run_scan(run.ostls, ["--shard", f"{i}/3", "--per-host-concurrency", "0",
+                                                    "--concurrency", "200",
                                                     "--quiet", "--input", "-"], stdin="\n".join(targets))
         got = [json.loads(l)["target"] for l in out.splitlines()]
         sizes.append(len(got))
@@ -359,15 +364,16 @@ def main():
         os.chmod(tmp, 0o755)
         test_same_as_probe(run, lab, dns)
         test_summary(run, lab, tmp)
-        fast = Listeners(tmp, lab["ca_file"], 40, 50, delay=1.0)
-        slow = Listeners(tmp, lab["ca_file"], 10, 30, delay=1.0)
+        # Greetings come late so that many connections are open at once, on a loaded machine too.
+        big = Listeners(tmp, lab["ca_file"], 40, 50, delay=2.0)
+        small = Listeners(tmp, lab["ca_file"], 10, 30, delay=1.0)
         try:
-            test_kill_and_resume(run, fast, tmp, lab["ca_file"])
-            test_interrupt(run, slow, tmp, lab["ca_file"])
-            test_knobs(run, slow, fast, lab["ca_file"])
+            test_kill_and_resume(run, big, tmp, lab["ca_file"])
+            test_interrupt(run, big, tmp, lab["ca_file"])
+            test_knobs(run, small, big, lab["ca_file"])
         finally:
-            fast.stop()
-            slow.stop()
+            big.stop()
+            small.stop()
     return run.summary()
 
 
