@@ -185,7 +185,7 @@ void Summary::add(const nlohmann::json& o) {
     }
   }
   if (const json* f = at(o, {"failure"}); f != nullptr && f->is_object()) {
-    result_type.add(text(at(*f, {"result_type"}), "none"));
+    result_type.add(text(at(*f, {"result_type"}), "no-result-type"));
     fault.add(text(at(*f, {"fault"}), "unknown"));
   }
 }

@@ -77,7 +77,7 @@ struct Summary {
   } mta_sts;
   std::uint64_t requiretls = 0;
   Tally events;                      // targets with at least one event of the type
-  Tally result_type, fault;          // of failures (verdict fail or defer)
+  Tally result_type, fault;          // of failures (verdict fail or defer); "no-result-type" when null
 };
 
 [[nodiscard]] nlohmann::ordered_json to_json(const Summary& s);

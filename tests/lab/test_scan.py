@@ -11,12 +11,15 @@
 4. --per-host-concurrency, --rate and --shard do what they say.
 5. The summary of a fixed list of lab peers equals a hand-computed expectation, at the end of
    the scan and from --summarize.
+6. --html: the report, rendered in headless Chromium, has its charts, runs its script (the table
+   sorted by the URL's #sort=), fetches nothing, and shows an outcome's text escaped.
 Prints one line per case and a closing 'N passed, N failed' line.
 """
 import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -351,6 +354,52 @@ def test_summary(run, lab, tmp):
               else [r.stdout + r.stderr])
 
 
+def chromium_dom(html_file, fragment):
+    """The DOM of a local file after its scripts ran, from headless Chromium (Debian's `chromium`)."""
+    r = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000",
+                        "--dump-dom", f"file://{html_file}#{fragment}"], capture_output=True, text=True, timeout=120)
+    return r.stdout
+
+
+def test_html(run, lab, tmp):
+    peers = {p["name"]: p for p in lab["peers"]}
+    out = os.path.join(tmp, "html.jsonl")
+    html = os.path.join(tmp, "report.html")
+    targets = [peers[n]["target"] for n in ("plain", "labca", "expired", "legacy", "silent")]
+    # A target whose text must be escaped: an input line that is not a target never gets into the
+    # output, so a crafted line goes in through --resume's file instead.
+    with open(out, "w") as f:
+        f.write(json.dumps({"target": "<img src=x onerror=alert(1)>", "verdict": "ok", "protection": "cleartext"}) + "\n")
+    code, _, err, _, _ = run_scan(run.ostls, ["--cafile", lab["ca_file"], "--servername", "mx.lab.test", "--timeout", "2",
+                                              "--per-host-concurrency", "0", "--quiet", "--output", out, "--resume",
+                                              "--html", html, *targets])
+    if code != 0 or not os.path.exists(html):
+        run.check("--html writes the report", [f"exit {code}: {err[-300:]}"])
+        return
+    text = Path(html).read_text()
+    run.check("the report fetches nothing (no src=, href=, url(, @import, <link)",
+              [f for f in ("src=", "href=", "url(", "@import", "<link") if f in text.replace("&lt;img src=x", "")])
+    if shutil.which("chromium") is None:
+        run.check("headless Chromium renders the report", ["chromium is not installed (scripts/install-deps.sh)"])
+        return
+    dom = chromium_dom(html, "sort=-days")
+    charts = re.findall(r'data-chart="([a-z-]+)"', dom)
+    rows = re.findall(r"<tr><td>(.*?)</td>.*?<td data-v=\"(-?\d*)\"", dom)
+    days = [int(d) for _, d in rows if d]
+    problems = []
+    if 'data-ready="1"' not in dom:
+        problems.append("the script did not run to its end")
+    if sorted(charts) != sorted(["protection", "tls-versions", "auth-methods", "verdict", "expiry", "failures", "events"]):
+        problems.append(f"charts: {charts}")
+    if len(re.findall(r"<svg", dom)) != 7:
+        problems.append("not 7 SVG charts")
+    if "<img" in dom or "&lt;img src=x onerror=alert(1)&gt;" not in dom:
+        problems.append("the crafted target was not escaped")
+    if len(rows) != 6 or days != sorted(days, reverse=True) or len(days) != 3:
+        problems.append(f"table not sorted by days left, descending: {rows}")
+    run.check(f"headless Chromium: 7 charts, script ran, table sorted by #sort=-days {days}, text escaped", problems)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ostls", required=True)
@@ -364,6 +413,7 @@ def main():
         os.chmod(tmp, 0o755)
         test_same_as_probe(run, lab, dns)
         test_summary(run, lab, tmp)
+        test_html(run, lab, tmp)
         # Greetings come late so that many connections are open at once, on a loaded machine too.
         big = Listeners(tmp, lab["ca_file"], 40, 50, delay=2.0)
         small = Listeners(tmp, lab["ca_file"], 10, 30, delay=1.0)

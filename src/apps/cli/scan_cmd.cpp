@@ -7,9 +7,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -22,6 +25,7 @@
 
 #include "apps/cli/commands.hpp"
 #include "apps/cli/probe_opts.hpp"
+#include "scan/html.hpp"
 #include "scan/output.hpp"
 #include "scan/progress.hpp"
 #include "scan/scanner.hpp"
@@ -33,7 +37,7 @@ namespace ostls::cli {
 struct ScanArgs {
   std::vector<std::string> targets;
   ProbeFlags flags;
-  std::string input, output, shard, summarize;
+  std::string input, output, shard, summarize, html;
   bool resume = false, json = false, quiet = false;
   std::size_t concurrency = 100, per_host = 10;
   double rate = 0;
@@ -69,6 +73,26 @@ void print_summary(const scan::Summary& s, bool json, std::FILE* to) {
   std::fflush(to);
 }
 
+std::string utc_now() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  return std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0 ? text : "";
+}
+
+// --html: the report of `from` (a scan's JSON Lines), with `summary` already counted.
+Result<void> write_html(const std::string& path, const std::string& from, const scan::Summary& summary) {
+  scan::HtmlReport report(std::chrono::system_clock::now());
+  auto r = scan::read_outcomes(from, [&](const nlohmann::json& o) { report.add(o); }, [](std::uint64_t) {});
+  if (!r) return r;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << scan::render_html(summary, report, fmt::format("ostls scan: {}", from), utc_now());
+  out.close();
+  if (!out) return fail(Errc::Io, Fault::Local, fmt::format("cannot write {}", path));
+  return {};
+}
+
 int run_summarize(const ScanArgs& args) {
   scan::Summary summary;
   auto r = scan::read_outcomes(
@@ -79,6 +103,10 @@ int run_summarize(const ScanArgs& args) {
       });
   if (!r) return usage(r.error().detail);
   print_summary(summary, args.json, stdout);
+  if (!args.html.empty()) {
+    if (args.summarize == "-") return usage("--html with --summarize needs a file, not standard input");
+    if (auto h = write_html(args.html, args.summarize, summary); !h) return usage(h.error().detail);
+  }
   return summary.unreadable == 0 ? exit_ok : exit_fail;
 }
 
@@ -104,6 +132,9 @@ std::shared_ptr<ScanArgs> add_scan(CLI::App& app) {
   cmd->add_option("--summarize", args->summarize, "Print the summary of an earlier scan's JSON Lines file (- for stdin) and exit")
       ->excludes("--input", "--output", "--resume", "--shard");
   cmd->add_flag("--json", args->json, "Summary as one JSON object");
+  cmd->add_option("--html", args->html,
+                  "Also write a self-contained HTML report (charts, sortable table) of the whole --output file "
+                  "or of --summarize's file");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line and no summary on stderr");
   add_probe_flags(*cmd, args->flags);
   return args;
@@ -115,6 +146,7 @@ int run_scan(const ScanArgs& args) {
     return run_summarize(args);
   }
   if (args.targets.empty() && args.input.empty()) return usage("no targets: give TARGET… or --input FILE (- for stdin)");
+  if (!args.html.empty() && args.output.empty()) return usage("--html needs --output FILE (the report is built from it)");
   const ProbeFlags& flags = args.flags;
   ProbeSetup setup;
   if (auto c = configure(flags, setup); !c) return usage(c.error().detail);
@@ -209,6 +241,9 @@ int run_scan(const ScanArgs& args) {
   io.run();
   if (!result) return usage(result.error().detail);
   if (!args.quiet) print_summary(summary, args.json, stderr);
+  if (!args.html.empty()) {
+    if (auto h = write_html(args.html, args.output, summary); !h) return usage(h.error().detail);
+  }
   if (stopped_by != 0) return 128 + stopped_by;
   return scanner.counters().bad == 0 ? exit_ok : exit_fail;
 }
