@@ -57,24 +57,8 @@ net::awaitable<Result<void>> Scanner::run(Source& source) {
   while (result && !stopping_) {
     auto next = co_await source.next();
     if (!next) break;
-    if (next->line.too_long) {
-      ++counters_.bad;
-      progress_.message(fmt::format("{}: line longer than {} bytes, skipped", next->where, limits::max_input_line));
-      continue;
-    }
-    const auto text = target_text(next->line.text);
-    if (!text) continue;  // blank or comment
-    auto t = make_target_(*text);
-    if (!t) {
-      ++counters_.bad;
-      progress_.message(fmt::format("{}: {}", next->where, t.error().detail));
-      continue;
-    }
-    if (config_.shard && !in_shard(*t, *config_.shard)) continue;
-    if (output_.resumed.done.contains(t->text)) {
-      ++counters_.skipped;
-      continue;
-    }
+    auto t = admit(*next);
+    if (!t) continue;
     // Every host name goes through the validating resolver (DNSSEC state for DANE, R9), as in
     // `ostls probe`; IP literals need none.
     if (!t->is_ip_literal || options_.srv) {
@@ -106,6 +90,28 @@ net::awaitable<Result<void>> Scanner::run(Source& source) {
   progress_.end();
   if (result && write_error_) result = unexpected<Error>(*write_error_);
   co_return result;
+}
+
+std::optional<probe::Target> Scanner::admit(const SourceLine& next) {
+  if (next.line.too_long) {
+    ++counters_.bad;
+    progress_.message(fmt::format("{}: line longer than {} bytes, skipped", next.where, limits::max_input_line));
+    return std::nullopt;
+  }
+  const auto text = target_text(next.line.text);
+  if (!text) return std::nullopt;  // blank or comment
+  auto t = make_target_(*text);
+  if (!t) {
+    ++counters_.bad;
+    progress_.message(fmt::format("{}: {}", next.where, t.error().detail));
+    return std::nullopt;
+  }
+  if (config_.shard && !in_shard(*t, *config_.shard)) return std::nullopt;
+  if (output_.resumed.done.contains(t->text)) {
+    ++counters_.skipped;
+    return std::nullopt;
+  }
+  return std::move(*t);
 }
 
 net::awaitable<void> Scanner::pace() {

@@ -66,6 +66,9 @@ public:
   void set_total(std::uint64_t total) { counters_.total = total; }
 
 private:
+  // The target of one input line, or nullopt: blank, comment, bad (reported and counted), another
+  // shard's, or already in the output (--resume).
+  std::optional<probe::Target> admit(const SourceLine& line);
   net::awaitable<void> probe_one(probe::Target t);
   net::awaitable<void> pace();
   net::awaitable<void> tick();

@@ -110,6 +110,67 @@ int run_summarize(const ScanArgs& args) {
   return summary.unreadable == 0 ? exit_ok : exit_fail;
 }
 
+// --output FILE (with --resume: its complete lines counted in `summary`), or standard output.
+Result<scan::Output> open_output(const ScanArgs& args, scan::Summary& summary) {
+  if (args.output.empty()) return scan::Output::standard_output();
+  auto o = scan::Output::open(args.output, args.resume, [&](const nlohmann::json& j) { summary.add(j); });
+  if (o && o->resumed.cut_bytes > 0 && !args.quiet) {
+    fmt::print(stderr, "ostls scan: {}: cut off a partial last line ({} bytes) left by an interrupted write\n",
+               args.output, o->resumed.cut_bytes);
+  }
+  return o;
+}
+
+// The progress line's total: the command line's targets plus, for a regular --input file, its
+// lines (read once more, first); nullopt when the input is a pipe.
+std::optional<std::uint64_t> input_total(const ScanArgs& args, const std::function<bool(std::string_view)>& counts) {
+  if (args.input == "-") return std::nullopt;
+  std::uint64_t total = 0;
+  for (const auto& t : args.targets) total += counts(t) ? 1U : 0U;
+  if (args.input.empty()) return total;
+  auto n = scan::count_targets(args.input, counts);
+  if (!n) return std::nullopt;
+  return total + *n;
+}
+
+struct RunEnd {
+  Result<void> result;
+  int stopped_by = 0;  // the signal that stopped the scan, 0 if none
+};
+
+// Runs the scan to its end. First SIGINT/SIGTERM: stop launching, let the probes in flight finish
+// and be written. Second: leave at once; the output holds complete lines only, --resume redoes
+// the rest.
+RunEnd run_until_done(asio::io_context& io, scan::Scanner& scanner, scan::Source& source, scan::Progress& progress) {
+  RunEnd end;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  std::function<void(const std::error_code&, int)> on_signal = [&](const std::error_code& ec, int signo) {
+    if (ec) return;
+    if (end.stopped_by != 0) {
+      progress.message("interrupted again: abandoning the probes in flight");
+      std::_Exit(128 + signo);
+    }
+    end.stopped_by = signo;
+    progress.message(fmt::format("stopping: {} probes in flight finish first (interrupt again to abandon them; "
+                                 "--resume continues)",
+                                 scanner.counters().in_flight));
+    scanner.stop();
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        end.result = co_await scanner.run(source);
+        signals.cancel();
+      },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);  // a bug: surface it in main()
+      });
+  io.run();
+  return end;
+}
+
 }  // namespace
 
 std::shared_ptr<ScanArgs> add_scan(CLI::App& app) {
@@ -167,18 +228,8 @@ int run_scan(const ScanArgs& args) {
 
   // Earlier lines of a resumed output count in the summary: it describes the whole file.
   scan::Summary summary;
-  std::optional<scan::Output> output;
-  if (args.output.empty()) {
-    output.emplace(scan::Output::standard_output());
-  } else {
-    auto o = scan::Output::open(args.output, args.resume, [&](const nlohmann::json& j) { summary.add(j); });
-    if (!o) return usage(o.error().detail);
-    output.emplace(std::move(*o));
-    if (output->resumed.cut_bytes > 0 && !args.quiet) {
-      fmt::print(stderr, "ostls scan: {}: cut off a partial last line ({} bytes) left by an interrupted write\n",
-                 args.output, output->resumed.cut_bytes);
-    }
-  }
+  auto output = open_output(args, summary);
+  if (!output) return usage(output.error().detail);
 
   std::signal(SIGPIPE, SIG_IGN);  // a closed output pipe is a write error, reported
   raise_descriptor_limit(args.concurrency);
@@ -194,57 +245,20 @@ int run_scan(const ScanArgs& args) {
                          .dns = {.config_file = flags.dns_config},
                          .dns_now = !flags.dns_config.empty()},
                         setup.options, make, *output, summary, progress);
-
-  auto counts = [&](std::string_view text) {
-    auto t = make(text);
-    return !t || !shard || scan::in_shard(*t, *shard);  // bad lines are processed (and counted) too
-  };
-  if (args.input.empty() || args.input != "-") {
-    std::uint64_t total = 0;
-    for (const auto& t : args.targets) total += counts(t) ? 1U : 0U;
-    if (args.input.empty()) {
-      scanner.set_total(total);
-    } else if (auto n = scan::count_targets(args.input, counts)) {
-      scanner.set_total(total + *n);
-    }
+  if (auto total = input_total(args, [&](std::string_view text) {
+        auto t = make(text);
+        return !t || !shard || scan::in_shard(*t, *shard);  // bad lines are processed (and counted) too
+      })) {
+    scanner.set_total(*total);
   }
 
-  // First SIGINT/SIGTERM: stop launching, let the probes in flight finish and be written.
-  // Second: leave at once; the output holds complete lines only, --resume redoes the rest.
-  int stopped_by = 0;
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  std::function<void(const std::error_code&, int)> on_signal = [&](const std::error_code& ec, int signo) {
-    if (ec) return;
-    if (stopped_by != 0) {
-      progress.message("interrupted again: abandoning the probes in flight");
-      std::_Exit(128 + signo);
-    }
-    stopped_by = signo;
-    progress.message(fmt::format("stopping: {} probes in flight finish first (interrupt again to abandon them; "
-                                 "--resume continues)",
-                                 scanner.counters().in_flight));
-    scanner.stop();
-    signals.async_wait(on_signal);
-  };
-  signals.async_wait(on_signal);
-
-  Result<void> result;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        result = co_await scanner.run(**source);
-        signals.cancel();
-      },
-      [](std::exception_ptr e) {
-        if (e) std::rethrow_exception(e);
-      });
-  io.run();
-  if (!result) return usage(result.error().detail);
+  const auto end = run_until_done(io, scanner, **source, progress);
+  if (!end.result) return usage(end.result.error().detail);
   if (!args.quiet) print_summary(summary, args.json, stderr);
   if (!args.html.empty()) {
     if (auto h = write_html(args.html, args.output, summary); !h) return usage(h.error().detail);
   }
-  if (stopped_by != 0) return 128 + stopped_by;
+  if (end.stopped_by != 0) return 128 + end.stopped_by;
   return scanner.counters().bad == 0 ? exit_ok : exit_fail;
 }
 
