@@ -116,6 +116,16 @@ def run_scan(ostls, args, stdin=None, timeout=300):
         return p.returncode, out.read(), err.read(), time.monotonic() - started, usage.ru_maxrss / 1024
 
 
+def built_with_asan(binary):
+    with open(binary, "rb") as f:
+        tail = b""
+        while chunk := f.read(1 << 20):
+            if b"__asan_init" in tail + chunk:
+                return True
+            tail = chunk[-16:]
+    return False
+
+
 def summary_of(stderr):
     """The --json summary: the last line of stderr."""
     lines = [l for l in stderr.splitlines() if l.startswith("{")]
@@ -218,7 +228,9 @@ def test_kill_and_resume(run, listeners, tmp, ca):
     run.check("the summary of the resumed scan covers the whole file",
               [] if summary and summary["targets"] == len(targets) and
               summary["protection"]["encrypted"] == len(tls) else [f"summary: {summary and summary['targets']}"])
-    run.check(f"peak memory of the resumed scan {rss:.1f} MiB (bound: 200 MiB)", [] if rss < 200 else ["too much"])
+    # AddressSanitizer's shadow memory and quarantine multiply the footprint (≈ 580 MiB here).
+    bound = 2048 if built_with_asan(run.ostls) else 200
+    run.check(f"peak memory of the resumed scan {rss:.1f} MiB (bound: {bound} MiB)", [] if rss < bound else ["too much"])
 
 
 def test_interrupt(run, listeners, tmp, ca):
