@@ -34,6 +34,8 @@ packages=(
   python3-slixmpp
   # a second real ManageSieve client for the server-role lab test (STARTTLS, CA and name checked)
   sieve-connect
+  # `ostls scan --html`: the lab test renders the report in headless Chromium (tests/lab/test_scan.py)
+  chromium
   # the lab's MTA-STS policy server (lab/nginx: a private nginx on a high loopback port, started
   # from the lab's own config; no system instance) and curl for its self-check
   nginx curl

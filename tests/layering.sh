@@ -13,5 +13,10 @@ for dir in protocols policy; do
     echo "src/$dir depends upward:"; echo "$hits"; status=1
   fi
 done
+# The pure parts of scan/ (input lines, shard, summary, HTML report, output file, progress line): no Asio, no TLS.
+if hits=$(grep -nE '#include\s*[<"](openssl/|asio|curl/|sqlite3|libpq|unbound|net/|tls/)' \
+    "$src"/scan/{html,input,shard,summary,output,progress}.{hpp,cpp}); then
+  echo "layering violation in src/scan:"; echo "$hits"; status=1
+fi
 [ $status -eq 0 ] && echo "layering ok"
 exit $status

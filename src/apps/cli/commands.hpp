@@ -22,6 +22,10 @@ struct ProbeArgs;
 std::shared_ptr<ProbeArgs> add_probe(CLI::App& app);
 int run_probe(const ProbeArgs& args);
 
+struct ScanArgs;
+std::shared_ptr<ScanArgs> add_scan(CLI::App& app);
+int run_scan(const ScanArgs& args);
+
 struct TofuArgs;
 std::shared_ptr<TofuArgs> add_tofu(CLI::App& app);
 int run_tofu(const TofuArgs& args);

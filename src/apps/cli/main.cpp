@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "ostls 0.1.0");
   auto probe = ostls::cli::add_probe(app);
+  auto scan = ostls::cli::add_scan(app);
   auto tofu = ostls::cli::add_tofu(app);
   auto report = ostls::cli::add_report(app);
   auto proxy = ostls::cli::add_proxy(app);
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (app.got_subcommand("probe")) return ostls::cli::run_probe(*probe);
+    if (app.got_subcommand("scan")) return ostls::cli::run_scan(*scan);
     if (app.got_subcommand("tofu")) return ostls::cli::run_tofu(*tofu);
     if (app.got_subcommand("report")) return ostls::cli::run_report(*report);
     if (app.got_subcommand("proxy")) return ostls::cli::run_proxy(*proxy);
