@@ -8,6 +8,8 @@
 #include <cctype>
 #include <memory>
 
+#include <openssl/crypto.h>
+
 #include <asio/co_spawn.hpp>
 #include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
@@ -199,7 +201,11 @@ expected<Fetched, FetchFailure> fetch_blocking(const FetchRequest& r) {
 namespace {
 
 asio::awaitable<expected<Fetched, FetchFailure>> run_blocking(FetchRequest request) {
-  co_return fetch_blocking(request);
+  auto result = fetch_blocking(request);
+  // OpenSSL keeps per-thread state (error queue, DRBGs) for this worker thread; release it now
+  // rather than rely on the pool's threads ending before the process does.
+  OPENSSL_thread_stop();
+  co_return result;
 }
 
 }  // namespace

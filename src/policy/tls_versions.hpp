@@ -18,6 +18,8 @@ std::string_view name(TlsVersion v);  // OpenSSL's names: TLSv1, TLSv1.1, TLSv1.
 struct TlsRange {
   TlsVersion min = TlsVersion::Tls1_0;
   TlsVersion max = TlsVersion::Tls1_3;
+
+  friend bool operator==(const TlsRange&, const TlsRange&) = default;
 };
 
 [[nodiscard]] Result<TlsRange> parse_protocols(std::string_view text);

@@ -429,7 +429,8 @@ net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const O
   if (level == Level::None && target.protocol.implicit_tls) {
     co_return finish(policy::decide(level, {.implicit_tls = true}, std::nullopt));
   }
-  tls::SslCtxPtr ctx;
+  tls::SslCtxPtr own_ctx;
+  SSL_CTX* ctx = nullptr;
   if (level != Level::None) {
     std::optional<policy::TlsRange> range;
     if (plan.protocols) {
@@ -437,14 +438,22 @@ net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const O
       if (!r) co_return refuse(r.error());
       range = *r;
     }
-    auto c = tls::client_context({.authenticated = authenticates(level),
-                                  .protocols = range,
-                                  .cipher_grade = plan.ciphers,
-                                  .cafile = options.cafile,
-                                  .capath = options.capath,
-                                  .dane = use_dane});
-    if (!c) co_return refuse(c.error());
-    ctx = std::move(*c);
+    const tls::ClientParams params{.authenticated = authenticates(level),
+                                   .protocols = range,
+                                   .cipher_grade = plan.ciphers,
+                                   .cafile = options.cafile,
+                                   .capath = options.capath,
+                                   .dane = use_dane};
+    if (options.contexts != nullptr) {
+      auto c = options.contexts->get(params);
+      if (!c) co_return refuse(c.error());
+      ctx = *c;
+    } else {
+      auto c = tls::client_context(params);
+      if (!c) co_return refuse(c.error());
+      own_ctx = std::move(*c);
+      ctx = own_ctx.get();
+    }
   }
 
   const Session session{.job = job,
@@ -452,7 +461,7 @@ net::awaitable<Outcome> probe_host(const HostJob& job, const Plan& plan, const O
                         .level = level,
                         .servername = servername,
                         .reference_ids = use_dane ? dane_names : reference_ids(level, plan, job, servername, ip_literal),
-                        .ctx = ctx.get(),
+                        .ctx = ctx,
                         .dane = use_dane ? &dns.tlsa : nullptr,
                         .dane_names = dane_names,
                         .addresses = dns.addresses,

@@ -17,6 +17,7 @@
 #include "policy/policy_map.hpp"
 #include "probe/target.hpp"
 #include "store/store.hpp"
+#include "tls/context.hpp"
 
 namespace ostls::probe {
 
@@ -52,6 +53,8 @@ struct Options {
   std::uint16_t mta_sts_port = 443;
   // Set: keep the connection of an `ok` outcome here instead of ending the dialogue.
   Held* held = nullptr;
+  // Set: client TLS contexts shared between probes (scan, proxy); null: one per host probed.
+  tls::ClientContextCache* contexts = nullptr;
 };
 
 // Never throws for network or peer conditions: they end up in the Outcome.

@@ -48,6 +48,7 @@ unexpected<Error> listener_error(const Config& c, const Listener& l, std::string
 struct Services {
   dns::Resolver* resolver = nullptr;
   store::Store* store = nullptr;
+  tls::ClientContextCache* contexts = nullptr;  // client mode: one SSL_CTX per policy
   bool verbose = false;
 };
 
@@ -111,6 +112,7 @@ Result<std::shared_ptr<Snapshot>> make_snapshot(const Config& c, const Listener&
   o.limits = l.limits;
   o.resolver = services.resolver;
   o.store = services.store;
+  o.contexts = services.contexts;
   o.sticky = l.sticky;
   o.mta_sts_port = l.mta_sts_port;
   if (services.verbose) {
@@ -457,7 +459,9 @@ Result<void> run(const Config& config, const RunOptions& options) {
     if (!s) return fail(Errc::Usage, Fault::Config, fmt::format("{}: store: {}", config.path, s.error().detail));
     db = std::move(*s);
   }
-  Runtime rt(io, config, {.resolver = resolver.get(), .store = db ? &*db : nullptr, .verbose = options.verbose});
+  tls::ClientContextCache contexts;
+  Runtime rt(io, config,
+             {.resolver = resolver.get(), .store = db ? &*db : nullptr, .contexts = &contexts, .verbose = options.verbose});
   if (auto s = rt.start(); !s) return s;
   io.run();
   return {};

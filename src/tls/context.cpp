@@ -124,6 +124,16 @@ Result<SslCtxPtr> server_context(const ServerParams& p) {
   return ctx;
 }
 
+Result<SSL_CTX*> ClientContextCache::get(const ClientParams& params) {
+  for (const auto& [p, ctx] : contexts_) {
+    if (p == params) return ctx.get();
+  }
+  auto ctx = client_context(params);
+  if (!ctx) return unexpected<Error>(ctx.error());
+  contexts_.emplace_back(params, std::move(*ctx));
+  return contexts_.back().second.get();
+}
+
 Result<SslPtr> client_session(SSL_CTX* ctx, const SessionParams& p) {
   SslPtr ssl(SSL_new(ctx));
   if (!ssl) return fail(Errc::Tls, Fault::Local, last_error());

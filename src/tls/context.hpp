@@ -24,9 +24,25 @@ struct ClientParams {
   std::optional<std::string> cipher_grade;     // Postfix grade for unauthenticated levels
   std::string cafile, capath;                  // empty: the system default directory
   bool dane = false;                           // SSL_CTX_dane_enable (per-connection TLSA later)
+
+  friend bool operator==(const ClientParams&, const ClientParams&) = default;
 };
 
 [[nodiscard]] Result<SslCtxPtr> client_context(const ClientParams& params);
+
+// One client context per distinct ClientParams, made on first use and shared by every
+// connection after it (scan and proxy: thousands of connections, a handful of policies). A
+// context holds no per-connection state here — SNI, DANE records and verification results live
+// on the SSL — and reading the trust store once per context instead of once per connection is
+// most of the CPU saved. Not thread-safe: one per event loop.
+class ClientContextCache {
+public:
+  [[nodiscard]] Result<SSL_CTX*> get(const ClientParams& params);
+  [[nodiscard]] std::size_t size() const { return contexts_.size(); }
+
+private:
+  std::vector<std::pair<ClientParams, SslCtxPtr>> contexts_;
+};
 
 struct SessionParams {
   std::string sni;  // empty or an IP literal: no SNI sent

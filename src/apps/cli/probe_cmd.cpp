@@ -66,6 +66,8 @@ int run_probe(const ProbeArgs& args) {
   ProbeSetup setup;
   if (auto c = configure(flags, setup); !c) return usage(c.error().detail);
   probe::Options& opts = setup.options;
+  tls::ClientContextCache contexts;  // several targets: one SSL_CTX per policy
+  opts.contexts = &contexts;
   if (args.verbose) opts.transcript = print_transcript;
 
   std::vector<probe::Target> targets;

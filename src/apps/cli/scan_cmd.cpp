@@ -237,6 +237,8 @@ int run_scan(const ScanArgs& args) {
   auto source = scan::Source::open(io.get_executor(), args.targets, args.input);
   if (!source) return usage(source.error().detail);
   scan::Progress progress(::isatty(STDERR_FILENO) == 1, args.quiet);
+  tls::ClientContextCache contexts;  // one SSL_CTX per policy, not one per target
+  setup.options.contexts = &contexts;
   scan::Scanner scanner(io.get_executor(),
                         {.concurrency = args.concurrency,
                          .rate = args.rate,
