@@ -142,6 +142,13 @@ struct MtaStsSignal {
   std::optional<std::string> mx_match;   // the pattern this MX host matched; nullopt: none or not checked
 };
 
+// Whether the mail domain publishes where TLS-RPT reports go (RFC 8460 §3): `_smtp._tls` TXT.
+struct TlsrptSignal {
+  std::string state;              // present | none | invalid | bogus | servfail
+  std::vector<std::string> rua;   // state present: the report URIs
+  std::optional<std::string> error;
+};
+
 struct Signals {
   std::optional<bool> starttls_offered;  // nullopt: the protocol advertises nothing, or not asked
   std::optional<bool> starttls_required; // XMPP <required/>; nullopt elsewhere
@@ -153,6 +160,7 @@ struct Signals {
   std::optional<std::string> tofu;       // new | match | mismatch; nullopt: TOFU not consulted
   std::optional<MemorySignal> memory;    // what the store remembered before this contact
   std::optional<MtaStsSignal> mta_sts;   // smtp:// mail domains under `opportunistic`; nullopt: not looked up
+  std::optional<TlsrptSignal> tlsrpt;    // smtp:// mail domains; nullopt: not looked up
 };
 
 // One MX host tried for a mail-domain target, in order (RFC 5321 §5).

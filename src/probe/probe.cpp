@@ -15,6 +15,7 @@
 #include "probe/host.hpp"
 #include "report/log_line.hpp"
 #include "report/tlsrpt.hpp"
+#include "report/tlsrpt_record.hpp"
 
 namespace ostls::probe {
 namespace {
@@ -60,12 +61,22 @@ net::awaitable<Outcome> run_destination(const Target& t, const Plan& plan, const
   const auto start = Clock::now();
   const auto ex = co_await asio::this_coro::executor;
   const std::string domain = dns::normalize_name(t.host);
+  // Where TLS-RPT reports go (RFC 8460 §3): reported for every smtp:// domain, acted on nowhere.
+  std::optional<TlsrptSignal> tlsrpt;
+  if (t.protocol.canonical == "smtp") {
+    const auto answer = co_await options.resolver->query("_smtp._tls." + domain, dns::rrtype::txt, deadline);
+    auto found = report::read_tlsrpt(answer, domain);
+    tlsrpt = TlsrptSignal{.state = found.state, .rua = found.policy ? found.policy->rua : std::vector<std::string>{},
+                          .error = found.error};
+  }
+
   const auto mx = co_await options.resolver->query(domain, dns::rrtype::mx, deadline);
   const std::string mx_state(dns::state(mx));
   auto failed = [&](Verdict v, std::optional<ResultType> type, Fault fault, std::string detail) {
     auto o = destination_failure(t, plan, v, Failure{.result_type = type, .fault = fault, .detail = std::move(detail)},
                                  start);
     o.signals.mx = mx_state;
+    o.signals.tlsrpt = tlsrpt;
     record_session(ex, t, domain, true, options, o);
     return o;
   };
@@ -116,6 +127,7 @@ net::awaitable<Outcome> run_destination(const Target& t, const Plan& plan, const
     const HostJob job{.target = t, .host = r.exchange, .port = t.port, .nexthop = nexthop,
                       .sts = sts ? &*sts : nullptr};
     last = co_await probe_host(job, plan, options, watchdog, deadline);
+    last.signals.tlsrpt = tlsrpt;
     record_session(ex, t, domain, false, options, last);
     tried.push_back({.host = r.exchange,
                      .preference = r.preference,

@@ -125,7 +125,11 @@ json to_json(const Outcome& o) {
         {"memory", o.signals.memory ? nlohmann::json{{"last_starttls", opt(o.signals.memory->last_starttls)},
                                                      {"last_tls", opt(o.signals.memory->last_tls)}}
                                     : nlohmann::json()},
-        {"mta_sts", mta_sts_json(o.signals.mta_sts)}}},
+        {"mta_sts", mta_sts_json(o.signals.mta_sts)},
+        {"tlsrpt", o.signals.tlsrpt ? json{{"state", o.signals.tlsrpt->state},
+                                           {"rua", o.signals.tlsrpt->rua},
+                                           {"error", opt(o.signals.tlsrpt->error)}}
+                                    : json(nullptr)}}},
       {"mx", mx_json(o.mx)},
       {"srv", srv_json(o.srv)},
       {"capabilities", {{"plaintext", o.capabilities.plaintext}, {"tls", o.capabilities.tls}}},

@@ -1,5 +1,7 @@
 #include "report/tlsrpt_record.hpp"
 
+#include "dns/records.hpp"
+
 #include <cctype>
 
 #include <fmt/format.h>
@@ -199,6 +201,52 @@ Result<std::string> select_record(const std::vector<std::string>& texts) {
   if (texts.empty()) return malformed("no TXT record");
   return malformed(fmt::format("none of the {} TXT record{} begins with v=TLSRPTv1", texts.size(),
                                texts.size() == 1 ? "" : "s"));
+}
+
+TlsrptLookup read_tlsrpt(const dns::Answer& answer, std::string_view domain) {
+  TlsrptLookup out;
+  const auto owner = fmt::format("_smtp._tls.{}", domain);
+  // R9's reading for a policy lookup: a bogus or failed answer is no answer at all.
+  if (answer.security == dns::Security::Bogus) {
+    out.state = "bogus";
+    out.error = fmt::format("bogus: {}", answer.why_bogus);
+    return out;
+  }
+  if (!answer.usable()) {
+    out.state = "servfail";
+    out.error = fmt::format("lookup failed: {}", dns::name(answer.rcode));
+    return out;
+  }
+  if (!answer.has_data()) {
+    out.state = "none";
+    out.error = fmt::format("{} has no TLS-RPT policy: no TXT record at {}", domain, owner);
+    return out;
+  }
+  out.state = "invalid";
+  std::vector<std::string> texts;
+  for (const auto& rd : answer.rdata) {
+    auto text = dns::parse_txt(rd);
+    if (!text) {
+      out.error = text.error().detail;
+      return out;
+    }
+    texts.push_back(std::move(*text));
+  }
+  auto record = select_record(texts);
+  if (!record) {
+    out.state = "none";
+    out.error = fmt::format("{} has no TLS-RPT policy: {}", domain, record.error().detail);
+    return out;
+  }
+  out.record = *record;
+  auto policy = parse_record(*record);
+  if (!policy) {
+    out.error = fmt::format("malformed TLS-RPT record: {}", policy.error().detail);
+    return out;
+  }
+  out.state = "present";
+  out.policy = std::move(*policy);
+  return out;
 }
 
 Result<TlsrptPolicy> parse_record(std::string_view text) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "dns/answer.hpp"
 
 namespace ostls::report {
 
@@ -32,5 +33,15 @@ struct TlsrptPolicy {
 
 // Parses one record. Errors are Errc::Malformed, Fault::Peer, with the offending offset.
 [[nodiscard]] Result<TlsrptPolicy> parse_record(std::string_view text);
+
+// What the `_smtp._tls.<domain>` TXT answer says (`ostls report tlsrpt --check`, and
+// signals.tlsrpt of every smtp:// mail-domain probe).
+struct TlsrptLookup {
+  std::string state;                  // present | none | invalid | bogus | servfail
+  std::optional<std::string> record;  // the selected v=TLSRPTv1 record
+  std::optional<TlsrptPolicy> policy; // state present
+  std::optional<std::string> error;   // why not present
+};
+[[nodiscard]] TlsrptLookup read_tlsrpt(const dns::Answer& answer, std::string_view domain);
 
 }  // namespace ostls::report

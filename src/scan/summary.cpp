@@ -88,6 +88,9 @@ void add_signals(Summary& s, const json& o) {
     }
   }
 
+  const json* rpt = at(o, {"signals", "tlsrpt"});
+  s.tlsrpt.add(rpt != nullptr && rpt->is_object() ? text(at(*rpt, {"state"}), "not-reported") : "not-reported");
+
   const json* sts = at(o, {"signals", "mta_sts"});
   if (sts == nullptr || !sts->is_object()) {
     ++s.mta_sts.absent;
@@ -223,6 +226,7 @@ nlohmann::ordered_json to_json(const Summary& s) {
         {"mode", tally_json(s.mta_sts.mode)},
         {"error_type", tally_json(s.mta_sts.error_type)},
         {"authenticated", s.mta_sts.authenticated}}},
+      {"tlsrpt", tally_json(s.tlsrpt)},
       {"requiretls", s.requiretls},
       {"events", tally_json(s.events)},
       {"failures", {{"result_type", tally_json(s.result_type)}, {"fault", tally_json(s.fault)}}},
@@ -264,6 +268,7 @@ std::string to_text(const Summary& s) {
                               s.mta_sts.looked_up, percent(s.mta_sts.looked_up, n), s.mta_sts.absent,
                               tally_text(s.mta_sts.mode, s.mta_sts.looked_up),
                               tally_text(s.mta_sts.error_type, s.mta_sts.looked_up), s.mta_sts.authenticated));
+  line("tls-rpt", tally_text(s.tlsrpt, n));
   line("requiretls", fmt::format("{} ({})", s.requiretls, percent(s.requiretls, n)));
   out += "events        targets with at least one of the type\n";
   for (const auto& [type, count] : s.events.rows()) out += fmt::format("  {:<32}{:>8} ({})\n", type, count, percent(count, n));

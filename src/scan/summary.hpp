@@ -75,6 +75,8 @@ struct Summary {
     Tally error_type;                // RFC 8460 sts-* result type of a TXT or fetch problem
     std::uint64_t authenticated = 0; // auth_method mta-sts
   } mta_sts;
+  Tally tlsrpt;                      // signals.tlsrpt.state (present | none | invalid | bogus |
+                                     // servfail); "not-reported" when missing or null
   std::uint64_t requiretls = 0;
   Tally events;                      // targets with at least one event of the type
   Tally result_type, fault;          // of failures (verdict fail or defer); "no-result-type" when null

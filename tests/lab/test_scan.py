@@ -270,7 +270,7 @@ def test_interrupt(run, listeners, tmp, ca):
               else [f"exit {code}, {len(count)} targets, max {max(count.values())} per target"])
 
 
-def test_knobs(run, slow, fast, ca):
+def test_knobs(run, slow, fast, ca, tmp):
     """`slow` greets after 1 s, `fast` after 2 s but its targets are not held back per host."""
     # --per-host-concurrency: 4 hosts × 30 ports, at most 3 per host although 100 may be in flight.
     targets = [t for t in slow.targets() if any(f"[{h}]" in t for h in slow.hosts[:4])][:120]
@@ -292,6 +292,7 @@ def test_knobs(run, slow, fast, ca):
     targets = fast.targets()[:150]
     seen = Counter()
     sizes = []
+    shard_files = []
     for i in (1, 2, 3):
         code, out, err, _, _ = run_scan(run.ostls, ["--shard", f"{i}/3", "--per-host-concurrency", "0",
                                                     "--concurrency", "200",
@@ -299,8 +300,17 @@ def test_knobs(run, slow, fast, ca):
         got = [json.loads(l)["target"] for l in out.splitlines()]
         sizes.append(len(got))
         seen.update(got)
+        shard_files.append(os.path.join(tmp, f"shard{i}.jsonl"))
+        with open(shard_files[-1], "w") as f:
+            f.write(out)
     run.check(f"--shard 1/3, 2/3, 3/3: sizes {sizes}, disjoint, covering all {len(targets)}",
               [] if set(seen) == set(targets) and max(seen.values()) == 1 and min(sizes) > 0 else ["not a partition"])
+    # --summarize of the three shard files is the summary of the whole input.
+    r = subprocess.run([run.ostls, "scan", "--json", "--summarize", *shard_files], capture_output=True, text=True,
+                       timeout=60)
+    union = json.loads(r.stdout) if r.returncode == 0 else {}
+    run.check(f"--summarize shard1 shard2 shard3: the union ({union.get('targets')} targets)",
+              [] if union.get("targets") == len(targets) else [f"exit {r.returncode}: {r.stderr[-200:]}"])
 
 
 # SMTP peers at the default level with the lab CA and the name mx.lab.test (lab/README.md, the
@@ -325,6 +335,7 @@ EXPECTED_SUMMARY = {
                      "chain_errors": {"self-signed certificate": 1, "certificate has expired": 1}},
     "dane": {"tlsa": {"no-dns": 12}, "usable": 0, "authenticated": 0, "failed": 0},
     "mta_sts": {"looked_up": 0, "absent": 12, "mode": {}, "error_type": {}, "authenticated": 0},
+    "tlsrpt": {"not-reported": 12},  # [host] targets: no mail domain, no _smtp._tls lookup
     "requiretls": 1,  # tlscaps
     "events": {"fallback-to-cleartext": 2, "response-injection": 1, "starttls-masked": 1, "starttls-refused": 1,
                # tlscaps; the soft fails: selfsigned, expired, legacy (verification not enforced, R3)
@@ -432,7 +443,7 @@ def main():
         try:
             test_kill_and_resume(run, big, tmp, lab["ca_file"])
             test_interrupt(run, big, tmp, lab["ca_file"])
-            test_knobs(run, small, big, lab["ca_file"])
+            test_knobs(run, small, big, lab["ca_file"], tmp)
         finally:
             big.stop()
             small.stop()

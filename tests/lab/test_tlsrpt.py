@@ -223,6 +223,38 @@ class Test:
 
     # -- where reports go (RFC 8460 section 3) ----------------------------------------------------
 
+    def check_signals(self):
+        """Every smtp:// mail-domain probe reports signals.tlsrpt: the same reading of the same
+        _smtp._tls records as --check (state present with its rua, none, invalid, bogus or
+        servfail), whatever the MX lookup then does."""
+        for c in self.dns.get("tlsrpt_cases", []):
+            port = next(x["port"] for x in self.dns["cases"] if x["domain"] == c["domain"])
+            code, out, err, _ = self.run.probe("--dns-config", self.dns_conf, "--timeout", "10",
+                                               f"smtp://{c['domain']}:{port}")
+            found = []
+            if len(out) != 1:
+                self.run.check(f"signals.tlsrpt of {c['domain']}", [f"expected one outcome: {err.strip()}"])
+                continue
+            sig = out[0]["signals"].get("tlsrpt")
+            # --check's exit status 0: present; 75: the lookup failed (bogus, servfail); 1: no
+            # record, several (none), or one that does not parse (invalid).
+            if c["status"] == 0:
+                expected = "present"
+            elif c["status"] == 75:
+                expected = c["dnssec"]
+            else:
+                expected = "none" if c["dnssec"] == "none" or "records begin with" in c["error"] else "invalid"
+            if sig is None:
+                found.append("signals.tlsrpt missing")
+            else:
+                if sig["state"] != expected:
+                    found.append(f"state {sig['state']!r}, expected {expected!r} ({sig['error']})")
+                if sig["rua"] != c["rua"]:
+                    found.append(f"rua {sig['rua']}, expected {c['rua']}")
+                if expected != "present" and not sig["error"]:
+                    found.append("no error detail")
+            self.run.check(f"probe smtp://{c['domain']}: signals.tlsrpt {expected}", found)
+
     def check_records(self):
         cases = self.dns.get("tlsrpt_cases")
         if not cases:
@@ -267,6 +299,7 @@ def main():
         t.check_usage(store, day)
         t.check_record_failure(tmp)
     t.check_records()
+    t.check_signals()
     return t.run.summary()
 
 

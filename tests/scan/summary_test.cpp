@@ -49,6 +49,7 @@ Summary corpus() {
   o3["signals"]["tlsa"] = {{"state", "secure"}, {"usable", true}, {"records", json::array()}};
   o3["policy"]["effective"] = "dane-only";
   o3["policy"]["source"] = "dane";
+  o3["signals"]["tlsrpt"] = {{"state", "present"}, {"rua", {"mailto:r@example.org"}}, {"error", nullptr}};
   s.add(o3);
   // 4. DANE failure: usable TLSA, mismatch → fail, TLSv1.2 without PFS, expired chain.
   auto o4 = outcome("fail", "encrypted");
@@ -57,6 +58,7 @@ Summary corpus() {
   o4["signals"]["starttls_offered"] = true;
   o4["signals"]["tlsa"] = {{"state", "secure"}, {"usable", true}};
   o4["failure"] = {{"result_type", "validation-failure"}, {"fault", "peer"}, {"detail", "x"}};
+  o4["signals"]["tlsrpt"] = {{"state", "none"}, {"rua", json::array()}, {"error", "no TXT record"}};
   s.add(o4);
   // 5. STARTTLS offered but refused: cleartext; insecure TLSA; an MTA-STS policy in enforce mode.
   auto o5 = outcome("ok", "cleartext");
@@ -138,6 +140,10 @@ TEST(Summary, HandCounts) {
   EXPECT_EQ(s.mta_sts.error_type["sts-policy-fetch-error"], 1u);
   EXPECT_EQ(s.mta_sts.authenticated, 1u);
 
+  EXPECT_EQ(s.tlsrpt["present"], 1u);
+  EXPECT_EQ(s.tlsrpt["none"], 1u);
+  EXPECT_EQ(s.tlsrpt["not-reported"], 6u);  // missing (older builds, non-domain targets)
+
   EXPECT_EQ(s.requiretls, 1u);
   EXPECT_EQ(s.events["auth-soft-fail"], 1u);  // once per target
   EXPECT_EQ(s.events["starttls-refused"], 1u);
@@ -180,6 +186,7 @@ TEST(Summary, JsonAndText) {
   EXPECT_EQ(j["dane"]["failed"], 1);
   EXPECT_EQ(j["mta_sts"]["absent"], 6);
   EXPECT_EQ(j["requiretls"], 1);
+  EXPECT_EQ(j["tlsrpt"]["present"], 1);
   EXPECT_EQ(j["events"]["starttls-refused"], 1);
   EXPECT_EQ(j["failures"]["result_type"]["dnssec-invalid"], 1);
   // Vocabulary order is kept in the JSON object too.

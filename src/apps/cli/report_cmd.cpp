@@ -67,27 +67,13 @@ int check(const ReportArgs& args) {
       });
   io.run();
   fmt::print("owner:  {} TXT\ndnssec: {}\n", owner, dns::state(answer));
-  auto error = [](const std::string& why, int status) {
-    fmt::print("error:  {}\n", why);
-    return status;
-  };
-  // R9's reading for a policy lookup: a bogus or failed answer is no answer at all.
-  if (answer.security == dns::Security::Bogus) return error(fmt::format("bogus: {}", answer.why_bogus), exit_defer);
-  if (!answer.usable()) return error(fmt::format("lookup failed: {}", dns::name(answer.rcode)), exit_defer);
-  if (!answer.has_data()) {
-    return error(fmt::format("{} has no TLS-RPT policy: no TXT record at {}", domain, owner), exit_fail);
+  const auto found = report::read_tlsrpt(answer, domain);
+  if (found.record) fmt::print("record: {}\n", *found.record);
+  if (!found.policy) {
+    fmt::print("error:  {}\n", found.error.value_or("no TLS-RPT policy"));
+    return found.state == "bogus" || found.state == "servfail" ? exit_defer : exit_fail;
   }
-  std::vector<std::string> texts;
-  for (const auto& rd : answer.rdata) {
-    auto text = dns::parse_txt(rd);
-    if (!text) return error(text.error().detail, exit_fail);
-    texts.push_back(std::move(*text));
-  }
-  auto record = report::select_record(texts);
-  if (!record) return error(fmt::format("{} has no TLS-RPT policy: {}", domain, record.error().detail), exit_fail);
-  fmt::print("record: {}\n", *record);
-  auto policy = report::parse_record(*record);
-  if (!policy) return error(fmt::format("malformed TLS-RPT record: {}", policy.error().detail), exit_fail);
+  const auto& policy = found.policy;
   for (const auto& uri : policy->rua) fmt::print("rua:    {}\n", uri);
   for (const auto& [name, value] : policy->extensions) fmt::print("ignored: {}={} (unknown field)\n", name, value);
   return exit_ok;

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "apps/cli/commands.hpp"
@@ -37,7 +39,8 @@ namespace ostls::cli {
 struct ScanArgs {
   std::vector<std::string> targets;
   ProbeFlags flags;
-  std::string input, output, shard, summarize, html;
+  std::string input, output, shard, html;
+  std::vector<std::string> summarize;  // --summarize FILE…
   bool resume = false, json = false, quiet = false;
   std::size_t concurrency = 100, per_host = 10;
   double rate = 0;
@@ -81,30 +84,38 @@ std::string utc_now() {
   return std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0 ? text : "";
 }
 
-// --html: the report of `from` (a scan's JSON Lines), with `summary` already counted.
-Result<void> write_html(const std::string& path, const std::string& from, const scan::Summary& summary) {
+// --html: the report of `from` (a scan's JSON Lines files: one, or the shards of one scan), with
+// `summary` already counted.
+Result<void> write_html(const std::string& path, const std::vector<std::string>& from, const scan::Summary& summary) {
   scan::HtmlReport report(std::chrono::system_clock::now());
-  auto r = scan::read_outcomes(from, [&](const nlohmann::json& o) { report.add(o); }, [](std::uint64_t) {});
-  if (!r) return r;
+  for (const auto& file : from) {
+    auto r = scan::read_outcomes(file, [&](const nlohmann::json& o) { report.add(o); }, [](std::uint64_t) {});
+    if (!r) return r;
+  }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << scan::render_html(summary, report, fmt::format("ostls scan: {}", from), utc_now());
+  out << scan::render_html(summary, report, fmt::format("ostls scan: {}", fmt::join(from, " + ")), utc_now());
   out.close();
   if (!out) return fail(Errc::Io, Fault::Local, fmt::format("cannot write {}", path));
   return {};
 }
 
+// --summarize FILE…: one summary of every file (the shards of one scan: their union).
 int run_summarize(const ScanArgs& args) {
   scan::Summary summary;
-  auto r = scan::read_outcomes(
-      args.summarize, [&](const nlohmann::json& o) { summary.add(o); },
-      [&](std::uint64_t line) {
-        summary.add_unreadable();
-        fmt::print(stderr, "ostls scan: {}:{}: not an outcome (JSON object), not counted\n", args.summarize, line);
-      });
-  if (!r) return usage(r.error().detail);
+  for (const auto& file : args.summarize) {
+    auto r = scan::read_outcomes(
+        file, [&](const nlohmann::json& o) { summary.add(o); },
+        [&](std::uint64_t line) {
+          summary.add_unreadable();
+          fmt::print(stderr, "ostls scan: {}:{}: not an outcome (JSON object), not counted\n", file, line);
+        });
+    if (!r) return usage(r.error().detail);
+  }
   print_summary(summary, args.json, stdout);
   if (!args.html.empty()) {
-    if (args.summarize == "-") return usage("--html with --summarize needs a file, not standard input");
+    if (std::find(args.summarize.begin(), args.summarize.end(), "-") != args.summarize.end()) {
+      return usage("--html with --summarize needs files, not standard input");
+    }
     if (auto h = write_html(args.html, args.summarize, summary); !h) return usage(h.error().detail);
   }
   return summary.unreadable == 0 ? exit_ok : exit_fail;
@@ -190,12 +201,15 @@ std::shared_ptr<ScanArgs> add_scan(CLI::App& app) {
                   "Probes of one target host at once (the host as written; 0: no limit)")
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--shard", args->shard, "I/N: only the targets of shard I of N (1 <= I <= N), split by a hash of the target");
-  cmd->add_option("--summarize", args->summarize, "Print the summary of an earlier scan's JSON Lines file (- for stdin) and exit")
+  cmd->add_option("--summarize", args->summarize,
+                  "Print the summary of an earlier scan's JSON Lines file (- for stdin) and exit; repeatable: "
+                  "the union of several files, e.g. the shards of one scan")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->excludes("--input", "--output", "--resume", "--shard");
   cmd->add_flag("--json", args->json, "Summary as one JSON object");
   cmd->add_option("--html", args->html,
                   "Also write a self-contained HTML report (charts, sortable table) of the whole --output file "
-                  "or of --summarize's file");
+                  "or of --summarize's files");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line and no summary on stderr");
   add_probe_flags(*cmd, args->flags);
   return args;
@@ -258,7 +272,7 @@ int run_scan(const ScanArgs& args) {
   if (!end.result) return usage(end.result.error().detail);
   if (!args.quiet) print_summary(summary, args.json, stderr);
   if (!args.html.empty()) {
-    if (auto h = write_html(args.html, args.output, summary); !h) return usage(h.error().detail);
+    if (auto h = write_html(args.html, {args.output}, summary); !h) return usage(h.error().detail);
   }
   if (end.stopped_by != 0) return 128 + end.stopped_by;
   return scanner.counters().bad == 0 ? exit_ok : exit_fail;
