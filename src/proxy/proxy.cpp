@@ -124,6 +124,16 @@ Result<std::shared_ptr<Snapshot>> make_snapshot(const Config& c, const Listener&
   return s;
 }
 
+// What sessions update as they end. Shared, not owned by the Runtime: after a drain timeout the
+// sessions still open are destroyed with the io_context, after the Runtime is gone.
+struct Shared {
+  explicit Shared(asio::io_context& context) : io(context) {}
+  asio::io_context& io;
+  Metrics metrics;
+  std::size_t open_total = 0;
+  bool draining = false;
+};
+
 // One listener as it runs: its current snapshot, its acceptor, its open sessions.
 struct Live {
   std::shared_ptr<const Snapshot> snap;
@@ -134,7 +144,11 @@ struct Live {
 class Runtime {
 public:
   Runtime(asio::io_context& io, Config config, Services services)
-      : io_(io), config_(std::move(config)), services_(services), signals_(io, SIGTERM, SIGINT, SIGHUP) {}
+      : io_(io),
+        config_(std::move(config)),
+        services_(services),
+        signals_(io, SIGTERM, SIGINT, SIGHUP),
+        shared_(std::make_shared<Shared>(io)) {}
 
   Result<void> start() {
     std::vector<std::pair<const Listener*, std::shared_ptr<Snapshot>>> snaps;
@@ -198,7 +212,7 @@ private:
       }
       const auto& conf = live->snap->conf;
       if (live->open >= conf.max_connections) {
-        metrics_.refused(conf.name, "max_connections");
+        shared_->metrics.refused(conf.name, "max_connections");
         std::error_code ignored;
         socket.close(ignored);
         continue;
@@ -209,19 +223,20 @@ private:
 
   // Open-session bookkeeping for one session, whatever way it ends.
   struct Open {
-    Runtime& rt;
+    std::shared_ptr<Shared> shared;
     std::shared_ptr<Live> live;
     std::string name;
-    Open(Runtime& r, std::shared_ptr<Live> l, std::string_view mode) : rt(r), live(std::move(l)), name(live->snap->conf.name) {
+    Open(std::shared_ptr<Shared> s, std::shared_ptr<Live> l, std::string_view mode)
+        : shared(std::move(s)), live(std::move(l)), name(live->snap->conf.name) {
       ++live->open;
-      ++rt.open_total_;
-      rt.metrics_.opened(name, mode);
+      ++shared->open_total;
+      shared->metrics.opened(name, mode);
     }
     ~Open() {
       --live->open;
-      --rt.open_total_;
-      rt.metrics_.closed(name);
-      if (rt.draining_ && rt.open_total_ == 0) rt.io_.stop();
+      --shared->open_total;
+      shared->metrics.closed(name);
+      if (shared->draining && shared->open_total == 0) shared->io.stop();
     }
     Open(const Open&) = delete;
     Open& operator=(const Open&) = delete;
@@ -229,7 +244,7 @@ private:
 
   net::awaitable<void> session(std::shared_ptr<Live> live, tcp::socket socket) {
     const std::shared_ptr<const Snapshot> snap = live->snap;
-    const Open open(*this, live, snap->conf.mode == Mode::Client ? "client" : "server");
+    const Open open(shared_, live, snap->conf.mode == Mode::Client ? "client" : "server");
     std::error_code ec;
     const auto peer = socket.remote_endpoint(ec);
     const auto local = socket.local_endpoint(ec);
@@ -248,8 +263,8 @@ private:
     options.held = &held;
     const Outcome outcome = co_await probe::run(*snap.target, options);
     net::Channel app(net::Socket(std::move(socket)), l.limits);
-    metrics_.outcome(l.name, outcome.verdict, outcome.protection, outcome.auth_method, outcome.events);
-    if (outcome.timing.handshake) metrics_.handshake(l.name, *outcome.timing.handshake / 1000);
+    shared_->metrics.outcome(l.name, outcome.verdict, outcome.protection, outcome.auth_method, outcome.events);
+    if (outcome.timing.handshake) shared_->metrics.handshake(l.name, *outcome.timing.handshake / 1000);
     if (outcome.verdict != Verdict::Ok || !held.channel) {
       log(l.name, fmt::format("client {}: refused: {}: {}", who, report::log_line(outcome),
                               outcome.failure ? outcome.failure->detail : std::string("no connection kept")));
@@ -284,8 +299,8 @@ private:
     const auto r = co_await net::serve(net::Socket(std::move(socket)), params);
     const bool tls = r.facts.tls_established;
     const Verdict verdict = r.error && !(r.error->code == Errc::Closed) ? Verdict::Fail : Verdict::Ok;
-    metrics_.outcome(l.name, verdict, tls ? Protection::Encrypted : Protection::Cleartext, AuthMethod::None, r.facts.events);
-    if (r.handshake_ms) metrics_.handshake(l.name, *r.handshake_ms / 1000);
+    shared_->metrics.outcome(l.name, verdict, tls ? Protection::Encrypted : Protection::Cleartext, AuthMethod::None, r.facts.events);
+    if (r.handshake_ms) shared_->metrics.handshake(l.name, *r.handshake_ms / 1000);
     std::string events;
     for (const auto& e : r.facts.events) events += fmt::format("; {}: {}", name(e.type), e.detail);
     log(l.name, fmt::format("client {}: {}; relayed {} bytes to the backend, {} back{}{}", who,
@@ -313,7 +328,7 @@ private:
     if (read.index() != 0 || std::get<0>(std::get<0>(read))) co_return;
     std::string head(asio::buffers_begin(request.data()), asio::buffers_end(request.data()));
     const bool ok = head.starts_with("GET /metrics ") || head.starts_with("GET /metrics?");
-    const std::string body = ok ? metrics_.render() : std::string("not found\n");
+    const std::string body = ok ? shared_->metrics.render() : std::string("not found\n");
     const std::string response = fmt::format(
         "HTTP/1.1 {}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\n"
         "Connection: close\r\n\r\n{}",
@@ -335,21 +350,21 @@ private:
   }
 
   void drain(int sig) {
-    draining_ = true;
-    log("proxy", fmt::format("signal {}: no new sessions; draining {} open session{} (up to {} s)", sig, open_total_,
-                             open_total_ == 1 ? "" : "s",
+    shared_->draining = true;
+    log("proxy", fmt::format("signal {}: no new sessions; draining {} open session{} (up to {} s)", sig, shared_->open_total,
+                             shared_->open_total == 1 ? "" : "s",
                              std::chrono::duration<double>(config_.drain_timeout).count()));
     std::error_code ignored;
     for (auto& [name, live] : listeners_) live->acceptor->close(ignored);
     if (metrics_acceptor_) metrics_acceptor_->close(ignored);
-    if (open_total_ == 0) {
+    if (shared_->open_total == 0) {
       io_.stop();
       return;
     }
     drain_timer_ = std::make_unique<asio::steady_timer>(io_, config_.drain_timeout);
     drain_timer_->async_wait([this](const std::error_code& e) {
       if (e) return;
-      log("proxy", fmt::format("drain timeout: ending {} session{}", open_total_, open_total_ == 1 ? "" : "s"));
+      log("proxy", fmt::format("drain timeout: ending {} session{}", shared_->open_total, shared_->open_total == 1 ? "" : "s"));
       io_.stop();
     });
   }
@@ -409,12 +424,10 @@ private:
   Config config_;
   Services services_;
   asio::signal_set signals_;
-  Metrics metrics_;
+  std::shared_ptr<Shared> shared_;
   std::map<std::string, std::shared_ptr<Live>> listeners_;
   std::unique_ptr<tcp::acceptor> metrics_acceptor_;
   std::unique_ptr<asio::steady_timer> drain_timer_;
-  std::size_t open_total_ = 0;
-  bool draining_ = false;
 };
 
 Result<std::optional<store::Store>> open_store(const Config& c) {

@@ -492,6 +492,38 @@ class Test:
         self.run.check(f"SIGTERM: no new sessions, the open one finishes, exit 0 ({time.monotonic() - started:.1f} s)",
                        problems)
 
+    def check_drain_timeout(self):
+        """A session still open when drain_timeout runs out is ended, and the process exits 0 —
+        cleanly under the sanitizers too (the sessions are destroyed after the daemon's state)."""
+        port = free_port()
+        path = self.tmp / "drain.toml"
+        path.write_text("store = \"none\"\ndrain_timeout = 1\n\n[[listener]]\nname = \"sink\"\nmode = \"server\"\n"
+                        f"protocol = \"smtp\"\nlisten = \"127.0.0.1:{port}\"\nbackend = \"127.0.0.1:{self.sink.port}\"\n"
+                        f"cert = \"{self.cert}\"\nkey = \"{self.key}\"\n")
+        proxy = Proxy(self.ostls, path)
+        problems = []
+        try:
+            proxy.wait_port(port)
+            held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+            for s in held:
+                s.makefile("rb").readline()
+            started = time.monotonic()
+            proxy.p.send_signal(signal.SIGTERM)
+            try:
+                code = proxy.p.wait(timeout=10)
+                took = time.monotonic() - started
+                if code != 0:
+                    problems.append(f"exit status {code}: {proxy.log()[-600:]}")
+                if not 0.8 <= took <= 5:
+                    problems.append(f"exited after {took:.1f} s, drain_timeout is 1 s")
+            except subprocess.TimeoutExpired:
+                problems.append("still running 10 s after SIGTERM with drain_timeout = 1")
+            for s in held:
+                s.close()
+        finally:
+            proxy.stop()
+        self.run.check("SIGTERM with sessions still open: ended at drain_timeout, exit 0", problems)
+
     def check_config_errors(self):
         cases = [
             ("unknown key", '[[listener]]\nname = "a"\nmode = "server"\nprotocol = "smtp"\nlisten = "127.0.0.1:1"\n'
@@ -534,6 +566,7 @@ def main():
             t.check_reload()
             t.check_metrics()
             t.check_drain()
+            t.check_drain_timeout()
         finally:
             t.proxy.stop()
             if t.run.failed:
