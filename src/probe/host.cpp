@@ -219,7 +219,9 @@ void dialogue_events(const proto::Facts& f, Outcome& o) {
   if (f.refusal && f.starttls_offered.value_or(false)) {
     o.add(EventType::StarttlsRefused, fmt::format("upgrade advertised, then refused: {}", *f.refusal));
   }
-  if (f.starttls_accepted && !f.starttls_offered.value_or(false)) {
+  // Only where the protocol advertises the upgrade at all: LDAP and PostgreSQL have nothing to
+  // advertise (starttls_offered nullopt), so their accepted upgrade says nothing.
+  if (f.starttls_accepted && f.starttls_offered.has_value() && !*f.starttls_offered) {
     o.add(EventType::StarttlsAcceptedUnadvertised, "the upgrade was not advertised but the peer accepted it");
   }
   if (f.tls_established && f.offered_after_tls) {
