@@ -3,7 +3,7 @@
 catalogue (Poddebniak et al., USENIX Security 2021) and of SPEC §6's bounds, each with the
 outcome ostls must report at `may` and at `encrypt`, and a bound on how long that may take.
 
-    smtp_servers.py --ostls build/ostls [--ca /tmp/ostls-lab/pki/ca.pem] [-k CASE]
+    smtp_servers.py --ostls build/ostls [--ca CA.pem] [-k CASE]   # CA default: the lab's ($OSTLS_LAB_DIR)
 
 Every server is this script's own code on 127.0.0.1 (a thread per connection); TLS, where a case
 gets that far, is Python's ssl with a leaf from the lab CA. A case passes when the verdict,
@@ -11,7 +11,7 @@ protection and events match, the exit status is the verdict's, and the probe end
 time bound — never a crash, a hang or a silent downgrade.
 """
 import argparse
-import json
+import os
 import socket
 import ssl
 import subprocess
@@ -246,7 +246,7 @@ def compare(o, exp):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ostls", required=True)
-    ap.add_argument("--ca", default="/tmp/ostls-lab/pki/ca.pem")
+    ap.add_argument("--ca", default=os.path.join(os.environ.get("OSTLS_LAB_DIR", "/tmp/ostls-lab"), "pki", "ca.pem"))
     ap.add_argument("-k", dest="only")
     a = ap.parse_args()
     run = Runner(a.ostls)
