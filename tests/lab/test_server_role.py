@@ -188,6 +188,17 @@ def s_client_problems(r, ca_ok_marker="Verification: OK"):
     return problems
 
 
+def curl_smtp_noop_problems(ca, port):
+    """`curl --ssl-reqd` NOOP over STARTTLS through the front, the certificate verified for FRONT_NAME."""
+    res = subprocess.run(["curl", "-sS", "-v", "--ssl-reqd", "--cacert", ca, "--resolve",
+                          f"{FRONT_NAME}:{port}:127.0.0.1", f"smtp://{FRONT_NAME}:{port}/client.lab.test",
+                          "-X", "NOOP"], capture_output=True, text=True, timeout=30)
+    problems = [] if res.returncode == 0 else [f"curl exit {res.returncode}: {res.stderr[-300:]!r}"]
+    if "SSL connection using TLSv1" not in res.stderr:
+        problems.append("curl did not report a TLS connection")
+    return problems
+
+
 def probe_problems(ctx, scheme, port, *extra):
     """ostls probe at `verify` through the front: authenticated by PKIX, certificate for the front."""
     code, out, err, _ = ctx.runner.probe("--policy", "verify", "--cafile", ctx.ca, "--servername", FRONT_NAME,
@@ -235,12 +246,7 @@ def smtp_cases(ctx):
     problems += report_problems(front.report(), tls=True)
     r.check("smtp: openssl s_client -starttls smtp, EHLO and QUIT over TLS", problems)
 
-    res = subprocess.run(["curl", "-sS", "-v", "--ssl-reqd", "--cacert", ctx.ca, "--resolve",
-                          f"{FRONT_NAME}:{front.port}:127.0.0.1", f"smtp://{FRONT_NAME}:{front.port}/client.lab.test",
-                          "-X", "NOOP"], capture_output=True, text=True, timeout=30)
-    problems = [] if res.returncode == 0 else [f"curl exit {res.returncode}: {res.stderr[-300:]!r}"]
-    if "SSL connection using TLSv1" not in res.stderr:
-        problems.append("curl did not report a TLS connection")
+    problems = curl_smtp_noop_problems(ctx.ca, front.port)
     problems += report_problems(front.report(), tls=True)
     r.check("smtp: curl --ssl-reqd runs NOOP over STARTTLS", problems)
 
