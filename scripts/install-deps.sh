@@ -43,6 +43,9 @@ packages=(
   swaks
   # bench/proxy: the tool ostls proxy is compared with
   stunnel4
+  # ostls proxy transparent mode is tested in a network namespace (ip netns) behind an nftables
+  # redirect (tests/lab/test_proxy_transparent.py)
+  iproute2 nftables
 )
 
 missing=()

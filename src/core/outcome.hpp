@@ -101,6 +101,7 @@ struct TlsFacts {
   std::optional<CertFacts> peer;              // nullopt for anonymous ciphers
   VerifyFacts verify;                         // with DANE enabled: the DANE verification
   std::optional<DaneFacts> dane;
+  bool resumed = false;                       // an earlier session resumed (tls/resume.hpp)
 };
 
 struct Event {

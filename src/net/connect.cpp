@@ -1,5 +1,13 @@
 #include "net/connect.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <mutex>
 #include <vector>
 
 #include <asio/ip/tcp.hpp>
@@ -41,8 +49,40 @@ std::string source_address(const asio::any_io_executor& ex, const std::string& p
   return ec ? std::string() : local.address().to_string();
 }
 
+namespace {
+
+struct MarkedPorts {
+  std::mutex mutex;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint16_t>> recent;
+};
+
+MarkedPorts& marked_ports() {
+  static MarkedPorts ports;
+  return ports;
+}
+
+constexpr std::chrono::seconds marked_port_memory{30};
+
+void remember_marked_port(std::uint16_t port) {
+  auto& m = marked_ports();
+  const auto now = std::chrono::steady_clock::now();
+  const std::lock_guard lock(m.mutex);
+  while (!m.recent.empty() && now - m.recent.front().first > marked_port_memory) m.recent.pop_front();
+  m.recent.emplace_back(now, port);
+}
+
+}  // namespace
+
+bool marked_source_port(std::uint16_t port) {
+  auto& m = marked_ports();
+  const auto now = std::chrono::steady_clock::now();
+  const std::lock_guard lock(m.mutex);
+  while (!m.recent.empty() && now - m.recent.front().first > marked_port_memory) m.recent.pop_front();
+  return std::any_of(m.recent.begin(), m.recent.end(), [port](const auto& r) { return r.second == port; });
+}
+
 awaitable<Result<Connected>> connect(const std::string& host, std::uint16_t port, std::span<const std::string> addresses,
-                                     Watchdog& watchdog) {
+                                     Watchdog& watchdog, std::uint32_t mark) {
   std::vector<asio::ip::tcp::endpoint> endpoints;
   if (addresses.empty()) {
     auto r = co_await system_resolve(host, port, watchdog);
@@ -60,6 +100,17 @@ awaitable<Result<Connected>> connect(const std::string& host, std::uint16_t port
   std::string last_error = "no addresses";
   for (const auto& endpoint : endpoints) {
     asio::ip::tcp::socket socket(ex);
+    if (mark != 0) {
+      std::error_code ec;
+      socket.open(endpoint.protocol(), ec);
+      const int value = static_cast<int>(mark);
+      if (!ec && ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_MARK, &value, sizeof value) != 0) {
+        co_return fail(Errc::Io, Fault::Local, fmt::format("SO_MARK {}: {}", mark, std::strerror(errno)));
+      }
+      if (!ec) socket.bind({endpoint.address().is_v6() ? asio::ip::address(asio::ip::address_v6::any())
+                                                        : asio::ip::address(asio::ip::address_v4::any()), 0}, ec);
+      if (!ec) remember_marked_port(socket.local_endpoint(ec).port());
+    }
     watchdog.on_expiry([&socket] {
       std::error_code ignored;
       socket.close(ignored);

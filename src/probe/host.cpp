@@ -87,6 +87,19 @@ struct Attempt {
   Timing timing;
 };
 
+// Everything a resumed session's authentication depends on (tls/resume.hpp): the address and
+// port, SNI, the context (trust anchors, versions, ciphers), the level, the names checked and the
+// usable TLSA records.
+std::string resumption_key(const Session& s, const Attempt& a) {
+  std::string key = fmt::format("{}\n{}\n{}\n{}\n{}\n", a.address, s.job.port, s.servername,
+                                fmt::ptr(s.ctx), name(s.level));
+  for (const auto& id : s.reference_ids) key += id + ",";
+  if (s.dane) {
+    for (const auto& r : s.dane->usable) key += "\n" + r.to_string();
+  }
+  return key;
+}
+
 // Runs the TLS handshake on the channel; the facts are read at once (R3: always recorded).
 net::awaitable<void> upgrade(net::Channel& ch, const Session& s, Attempt& a) {
   auto ssl = tls::client_session(s.ctx, {.sni = s.servername});
@@ -111,6 +124,8 @@ net::awaitable<void> upgrade(net::Channel& ch, const Session& s, Attempt& a) {
       co_return;
     }
   }
+  const bool resuming = s.options.sessions != nullptr && s.options.contexts != nullptr;
+  if (resuming) s.options.sessions->arm(ssl->get(), resumption_key(s, a));
   const auto start = Clock::now();
   auto hs = co_await ch.handshake(std::move(*ssl));
   a.timing.handshake = ms(start, Clock::now());
@@ -123,6 +138,11 @@ net::awaitable<void> upgrade(net::Channel& ch, const Session& s, Attempt& a) {
     co_return;
   }
   a.tls = tls::handshake_facts(ch.ssl(), s.reference_ids, s.dane != nullptr);
+  if (resuming && SSL_session_reused(ch.ssl()) == 1) {
+    // The session's verification is the full handshake's (its key named the same DANE records).
+    a.tls->resumed = true;
+    if (s.dane) a.tls->dane = tls::SessionCache::inherited_dane(ch.ssl());
+  }
 }
 
 // The XMPP stream's `to`: the service domain for an SRV target (RFC 6120 §4.7.2, while DANE
@@ -135,7 +155,7 @@ net::awaitable<Attempt> attempt(const Session& s, proto::Upgrade mode) {
   Attempt a;
   const auto& t = s.job.target;
   const auto start = Clock::now();
-  auto conn = co_await net::connect(s.job.host, s.job.port, s.addresses, s.watchdog);
+  auto conn = co_await net::connect(s.job.host, s.job.port, s.addresses, s.watchdog, s.options.socket_mark);
   a.timing.connect = ms(start, Clock::now());
   if (!conn) {
     a.error = conn.error();

@@ -18,6 +18,7 @@
 #include "probe/target.hpp"
 #include "store/store.hpp"
 #include "tls/context.hpp"
+#include "tls/resume.hpp"
 
 namespace ostls::probe {
 
@@ -55,6 +56,11 @@ struct Options {
   Held* held = nullptr;
   // Set: client TLS contexts shared between probes (scan, proxy); null: one per host probed.
   tls::ClientContextCache* contexts = nullptr;
+  // Set (with `contexts`): sessions are resumed toward repeat destinations (the proxy's client
+  // mode; tls/resume.hpp); null: every handshake is a full one (probe, scan: they measure).
+  tls::SessionCache* sessions = nullptr;
+  // Not 0: SO_MARK on every connection made (the proxy's transparent mode).
+  std::uint32_t socket_mark = 0;
 };
 
 // Never throws for network or peer conditions: they end up in the Outcome.

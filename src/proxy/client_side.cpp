@@ -45,11 +45,15 @@ std::string greeting_for_application(proto::Family family, std::string_view gree
 
 std::string refusal(proto::Family family, const Outcome& o) {
   const auto why = o.failure ? o.failure->detail : std::string("the policy was not met");
-  const auto reason = one_line(fmt::format("ostls: TLS policy {} not met ({}): {}", name(o.policy.effective),
-                                           name(o.verdict), why));
+  return unavailable(family, fmt::format("ostls: TLS policy \"{}\" not met ({}): {}", name(o.policy.effective),
+                                         name(o.verdict), why), "4.7.0");
+}
+
+std::string unavailable(proto::Family family, std::string_view text, std::string_view smtp_status) {
+  const auto reason = one_line(text);
   if (family == proto::Family::Imap) return fmt::format("* BYE [UNAVAILABLE] {}\r\n", reason);
   if (family == proto::Family::Pop3) return fmt::format("-ERR [SYS/TEMP] {}\r\n", reason);
-  return fmt::format("421 4.7.0 {}\r\n", reason);  // SMTP, LMTP
+  return fmt::format("421 {} {}\r\n", smtp_status, reason);  // SMTP, LMTP
 }
 
 }  // namespace ostls::proxy

@@ -23,4 +23,8 @@ namespace ostls::proxy {
 // is one line: CR, LF and other control characters are replaced, and it is cut at 400 bytes.
 [[nodiscard]] std::string refusal(proto::Family family, const Outcome& outcome);
 
+// The same temporary refusal for a session that never got to the policy (transparent mode
+// without an original destination): `text` as the reason, `smtp_status` the enhanced status code.
+[[nodiscard]] std::string unavailable(proto::Family family, std::string_view text, std::string_view smtp_status);
+
 }  // namespace ostls::proxy

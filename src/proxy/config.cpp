@@ -142,6 +142,11 @@ Result<Listener> read_listener(const toml::table& t, const std::string& path, st
   OSTLS_READ(r.string("helo"), l.helo);
   OSTLS_READ(r.string("servername"), l.servername);
   OSTLS_READ(r.boolean("sticky"), l.sticky);
+  OSTLS_READ(r.boolean("transparent"), l.transparent);
+  OSTLS_READ(r.boolean("session_resumption"), l.session_resumption);
+  std::int64_t mark = 0;
+  OSTLS_READ(r.integer("mark", 1, 0xffffffffLL), mark);
+  l.mark = static_cast<std::uint32_t>(mark);
   std::int64_t mx_port = 0;
   OSTLS_READ(r.integer("port", 1, 65535), mx_port);
   l.port = static_cast<std::uint16_t>(mx_port);
@@ -180,15 +185,24 @@ Result<Listener> read_listener(const toml::table& t, const std::string& path, st
                                        {t.contains("proxy_protocol"), "proxy_protocol"}}) {
       if (auto o = only(present, key, "server"); !o) return unexpected<Error>(o.error());
     }
-    if (connect.has_value() == destination.has_value()) {
+    if (static_cast<int>(connect.has_value()) + static_cast<int>(destination.has_value()) + static_cast<int>(l.transparent) != 1) {
       return config_error(path, l.line,
-                          fmt::format("listener \"{}\": give exactly one of connect = \"host:port\" and "
-                                      "destination = \"domain\"", l.name));
+                          fmt::format("listener \"{}\": give exactly one of connect = \"host:port\", "
+                                      "destination = \"domain\" and transparent = true", l.name));
+    }
+    if (l.transparent && l.mark == 0) {
+      return at("transparent", fmt::format("listener \"{}\": transparent needs mark = N: the SO_MARK that exempts the "
+                                           "proxy's own upstream connections from the redirect rule", l.name));
+    }
+    if (l.transparent && l.port != 0) {
+      return at("port", fmt::format("listener \"{}\": port goes with destination; transparent uses the original one", l.name));
     }
     if (connect && l.port != 0) {
       return at("port", fmt::format("listener \"{}\": port goes with destination; connect names its own", l.name));
     }
-    if (connect) {
+    if (l.transparent) {
+      // the destination comes with each connection
+    } else if (connect) {
       auto c = parse_endpoint(*connect);
       if (!c) return at("connect", fmt::format("listener \"{}\": connect: {}", l.name, c.error().detail));
       l.connect = *c;
@@ -213,7 +227,8 @@ Result<Listener> read_listener(const toml::table& t, const std::string& path, st
          Flags{{connect.has_value(), "connect"}, {destination.has_value(), "destination"},
           {level.has_value(), "policy"}, {!l.policy_map.empty(), "policy_map"}, {t.contains("sticky"), "sticky"},
           {t.contains("mta_sts_port"), "mta_sts_port"}, {!l.helo.empty(), "helo"}, {t.contains("port"), "port"},
-          {!l.servername.empty(), "servername"}}) {
+          {!l.servername.empty(), "servername"}, {t.contains("transparent"), "transparent"},
+          {t.contains("mark"), "mark"}, {t.contains("session_resumption"), "session_resumption"}}) {
       if (auto o = only(present, key, "client"); !o) return unexpected<Error>(o.error());
     }
     if (!backend) return config_error(path, l.line, fmt::format("listener \"{}\": backend = \"host:port\" is required", l.name));
@@ -285,6 +300,9 @@ Result<Config> parse(std::string_view text, const std::string& path) {
     c.metrics = *m;
   }
   OSTLS_READ(r.seconds("drain_timeout", 3600), c.drain_timeout);
+  std::int64_t workers = 0;
+  OSTLS_READ(r.integer("workers", 0, 256), workers);
+  c.workers = static_cast<unsigned>(workers);
   (void)r.string("listener");  // read below
   if (auto u = r.no_unknown_keys(); !u) return unexpected<Error>(u.error());
 

@@ -6,10 +6,12 @@
 //   dns_config = "/etc/ostls/unbound.conf"  # the validating resolver (client mode)
 //   metrics = "127.0.0.1:9109"              # Prometheus text exposition at /metrics
 //   drain_timeout = 30                      # SIGTERM: seconds open sessions may still take
+//   workers = 0                             # session event loops; 0: one per CPU core
 //
 //   [[listener]]
 //   name = "outbound-smtp"  mode = "client"  protocol = "smtp"  listen = "127.0.0.1:10025"
-//   connect = "mx.example.org:25"  (or destination = "example.org", port = 25)  policy = "opportunistic"
+//   connect = "mx.example.org:25"  (or destination = "example.org", port = 25, or transparent = true
+//   with mark = N)  policy = "opportunistic"  session_resumption = true
 //
 //   [[listener]]
 //   name = "inbound-smtp"  mode = "server"  protocol = "smtp"  listen = "0.0.0.0:25"
@@ -52,6 +54,9 @@ struct Listener {
   // client mode
   std::optional<Endpoint> connect;          // one host, no MX lookup
   std::optional<std::string> destination;   // a mail domain: MX resolution (smtp)
+  bool transparent = false;                 // the destination is SO_ORIGINAL_DST (nftables redirect)
+  std::uint32_t mark = 0;                   // SO_MARK on upstream sockets (transparent: exempt them from the redirect)
+  bool session_resumption = true;           // resume TLS sessions toward repeat destinations
   std::uint16_t port = 0;                   // destination: the MX hosts' port; 0: the protocol's
   Level level = Level::Opportunistic;
   bool level_given = false;
@@ -77,6 +82,7 @@ struct Config {
   std::string dns_config;
   std::optional<Endpoint> metrics;
   std::chrono::milliseconds drain_timeout{30000};
+  unsigned workers = 0;  // session event loops (threads); 0: one per CPU core
   std::vector<Listener> listeners;
 };
 

@@ -49,16 +49,24 @@ void header(std::string& out, std::string_view name, std::string_view type, std:
 }  // namespace
 
 void Metrics::opened(const std::string& listener, std::string_view mode) {
+  const std::lock_guard lock(mutex_);
   ++sessions_[{listener, std::string(mode)}];
   ++open_[listener];
 }
 
-void Metrics::closed(const std::string& listener) { --open_[listener]; }
+void Metrics::closed(const std::string& listener) {
+  const std::lock_guard lock(mutex_);
+  --open_[listener];
+}
 
-void Metrics::refused(const std::string& listener, std::string_view reason) { ++refused_[{listener, std::string(reason)}]; }
+void Metrics::refused(const std::string& listener, std::string_view reason) {
+  const std::lock_guard lock(mutex_);
+  ++refused_[{listener, std::string(reason)}];
+}
 
 void Metrics::outcome(const std::string& listener, Verdict verdict, Protection protection, AuthMethod method,
                       const std::vector<Event>& events) {
+  const std::lock_guard lock(mutex_);
   ++outcomes_[{listener, std::string(name(verdict)), std::string(name(protection)), std::string(name(method))}];
   for (const auto& e : events) {
     if (e.type == EventType::FallbackToCleartext) ++fallbacks_[listener];
@@ -67,6 +75,7 @@ void Metrics::outcome(const std::string& listener, Verdict verdict, Protection p
 }
 
 void Metrics::handshake(const std::string& listener, double seconds) {
+  const std::lock_guard lock(mutex_);
   auto& h = handshakes_[listener];
   for (std::size_t i = 0; i < buckets.size(); ++i) {
     if (seconds <= buckets[i]) ++h.counts[i];
@@ -75,7 +84,13 @@ void Metrics::handshake(const std::string& listener, double seconds) {
   h.sum += seconds;
 }
 
+void Metrics::resumed(const std::string& listener) {
+  const std::lock_guard lock(mutex_);
+  ++resumed_[listener];
+}
+
 std::string Metrics::render() const {
+  const std::lock_guard lock(mutex_);
   std::string out;
   header(out, "ostls_proxy_sessions_total", "counter", "Sessions accepted.");
   for (const auto& [k, v] : sessions_) {
@@ -109,6 +124,8 @@ std::string Metrics::render() const {
     out += fmt::format("ostls_proxy_handshake_seconds_sum{{listener=\"{}\"}} {}\n", label(k), h.sum);
     out += fmt::format("ostls_proxy_handshake_seconds_count{{listener=\"{}\"}} {}\n", label(k), h.count);
   }
+  header(out, "ostls_proxy_resumed_total", "counter", "Upstream TLS sessions resumed (client mode).");
+  for (const auto& [k, v] : resumed_) out += fmt::format("ostls_proxy_resumed_total{{listener=\"{}\"}} {}\n", label(k), v);
   header(out, "ostls_proxy_open_connections", "gauge", "Sessions open now.");
   for (const auto& [k, v] : open_) out += fmt::format("ostls_proxy_open_connections{{listener=\"{}\"}} {}\n", label(k), v);
   return out;

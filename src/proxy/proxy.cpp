@@ -1,14 +1,24 @@
 #include "proxy/proxy.hpp"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/read_until.hpp>
 #include <asio/signal_set.hpp>
@@ -18,6 +28,7 @@
 #include <fmt/format.h>
 
 #include "dns/resolver.hpp"
+#include "net/connect.hpp"
 #include "net/serve.hpp"
 #include "policy/policy_map.hpp"
 #include "probe/probe.hpp"
@@ -28,6 +39,7 @@
 #include "report/log_line.hpp"
 #include "store/store.hpp"
 #include "tls/context.hpp"
+#include "tls/resume.hpp"
 
 namespace ostls::proxy {
 namespace {
@@ -44,11 +56,23 @@ unexpected<Error> listener_error(const Config& c, const Listener& l, std::string
   return fail(Errc::Usage, Fault::Config, fmt::format("{}:{}: listener \"{}\": {}: {}", c.path, l.line, l.name, what, e.detail));
 }
 
-// The shared services client-mode sessions use.
+// One session event loop (thread) with what its client-mode sessions use alone: the resolver
+// (libunbound's context and its socket belong to one loop) and a store connection. The
+// acceptors, signals, reloads and metrics run on the main loop, which hands each accepted
+// connection to the worker with the fewest open sessions.
+struct Worker {
+  asio::io_context io{1};
+  asio::executor_work_guard<asio::io_context::executor_type> guard = asio::make_work_guard(io);
+  std::unique_ptr<dns::Resolver> resolver;  // client mode
+  std::optional<store::Store> store;        // client mode
+  std::atomic<std::size_t> open{0};
+  std::thread thread;
+};
+
+// What every worker shares.
 struct Services {
-  dns::Resolver* resolver = nullptr;
-  store::Store* store = nullptr;
-  tls::ClientContextCache* contexts = nullptr;  // client mode: one SSL_CTX per policy
+  tls::ClientContextCache* contexts = nullptr;  // client mode: one SSL_CTX per policy (thread-safe)
+  tls::SessionCache* sessions = nullptr;        // client mode: resumption toward repeat destinations
   bool verbose = false;
 };
 
@@ -58,8 +82,9 @@ struct Snapshot {
   Listener conf;
   tls::SslCtxPtr server_ctx;              // server mode
   std::optional<policy::PolicyMap> map;   // client mode
-  std::optional<probe::Target> target;    // client mode
+  std::optional<probe::Target> target;    // client mode, unless transparent
   probe::Options options;                 // client mode; points into this snapshot and the services
+                                          // (each session adds its worker's resolver and store)
   net::ServeParams serve;                 // server mode; points into this snapshot
 };
 
@@ -88,13 +113,16 @@ Result<std::shared_ptr<Snapshot>> make_snapshot(const Config& c, const Listener&
     }
     return s;
   }
-  // Client mode: the destination as a probe target, with the listener's policy.
-  const auto text = l.connect ? fmt::format("{}://[{}]:{}", l.protocol.scheme, l.connect->host, l.connect->port)
-                              : fmt::format("{}://{}", l.protocol.scheme, *l.destination);
-  auto target = probe::parse_target(text);
-  if (!target) return listener_error(c, l, "destination", target.error());
-  s->target = std::move(*target);
-  if (l.port != 0) s->target->port = l.port;
+  // Client mode: the destination as a probe target (transparent: each connection's own), with
+  // the listener's policy.
+  if (!l.transparent) {
+    const auto text = l.connect ? fmt::format("{}://[{}]:{}", l.protocol.scheme, l.connect->host, l.connect->port)
+                                : fmt::format("{}://{}", l.protocol.scheme, *l.destination);
+    auto target = probe::parse_target(text);
+    if (!target) return listener_error(c, l, "destination", target.error());
+    s->target = std::move(*target);
+    if (l.port != 0) s->target->port = l.port;
+  }
   if (!l.policy_map.empty()) {
     auto m = policy::PolicyMap::load(l.policy_map);
     if (!m) return listener_error(c, l, "policy_map", m.error());
@@ -110,9 +138,9 @@ Result<std::shared_ptr<Snapshot>> make_snapshot(const Config& c, const Listener&
   o.helo = l.helo.empty() ? "localhost" : l.helo;
   o.timeout = l.handshake_timeout;
   o.limits = l.limits;
-  o.resolver = services.resolver;
-  o.store = services.store;
   o.contexts = services.contexts;
+  o.sessions = l.session_resumption ? services.sessions : nullptr;
+  o.socket_mark = l.mark;
   o.sticky = l.sticky;
   o.mta_sts_port = l.mta_sts_port;
   if (services.verbose) {
@@ -124,27 +152,62 @@ Result<std::shared_ptr<Snapshot>> make_snapshot(const Config& c, const Listener&
   return s;
 }
 
-// What sessions update as they end. Shared, not owned by the Runtime: after a drain timeout the
-// sessions still open are destroyed with the io_context, after the Runtime is gone.
+// What sessions update as they end, from any worker. Shared, not owned by the Runtime: after a
+// drain timeout the sessions still open are destroyed with their workers' io_contexts, after the
+// Runtime is gone.
 struct Shared {
   explicit Shared(asio::io_context& context) : io(context) {}
-  asio::io_context& io;
+  asio::io_context& io;  // the main loop
   Metrics metrics;
-  std::size_t open_total = 0;
-  bool draining = false;
+  std::atomic<std::size_t> open_total{0};
+  std::atomic<bool> draining{false};
 };
 
-// One listener as it runs: its current snapshot, its acceptor, its open sessions.
+// One listener as it runs: its current snapshot and acceptor (main loop only), its open sessions.
 struct Live {
   std::shared_ptr<const Snapshot> snap;
   std::unique_ptr<tcp::acceptor> acceptor;
-  std::size_t open = 0;
+  std::atomic<std::size_t> open{0};
 };
+
+// Transparent mode: where the application was going before the redirect (nftables `redirect`,
+// iptables REDIRECT) sent it here — SO_ORIGINAL_DST of <linux/netfilter_ipv4.h> and
+// IP6T_SO_ORIGINAL_DST of <linux/netfilter_ipv6/ip6_tables.h>, both 80. Refused: a connection
+// that was not redirected (it would lead back to the listener), and one that comes from our own
+// upstream socket (a rule without the mark exemption: a redirect loop). The latter is told by
+// its source port, one of those net::connect bound for marked sockets in the last 30 s.
+Result<tcp::endpoint> original_destination(tcp::socket& socket, std::uint32_t mark) {
+  constexpr int so_original_dst = 80;
+  std::error_code ec;
+  const auto local = socket.local_endpoint(ec);
+  if (ec) return fail(Errc::Io, Fault::Local, ec.message());
+  // The kernel fills in a sockaddr_in (sockaddr_in6) and leaves the length as given.
+  const bool v6 = local.address().is_v6();
+  tcp::endpoint original(v6 ? tcp::v6() : tcp::v4(), 0);
+  socklen_t len = static_cast<socklen_t>(original.size());
+  if (::getsockopt(socket.native_handle(), v6 ? SOL_IPV6 : SOL_IP, so_original_dst, original.data(), &len) != 0) {
+    return fail(Errc::Io, Fault::Local, fmt::format("SO_ORIGINAL_DST: {}", std::strerror(errno)));
+  }
+  if (net::marked_source_port(socket.remote_endpoint(ec).port())) {
+    // One of our own upstream connections, redirected back here: the rule lacks the exemption.
+    return fail(Errc::Usage, Fault::Config,
+                fmt::format("a connection from this proxy's own upstream socket came back: the redirect rule "
+                            "must exempt packets with mark {:#x}", mark));
+  }
+  if (original == local) {
+    // Not redirected: the application connected to the listener itself; going "there" would
+    // connect the proxy to itself.
+    return fail(Errc::Usage, Fault::Config, fmt::format("connection to {} was not redirected (no original destination)",
+                                                        local.address().to_string()));
+  }
+  return original;
+}
 
 class Runtime {
 public:
-  Runtime(asio::io_context& io, Config config, Services services)
+  Runtime(asio::io_context& io, std::vector<std::unique_ptr<Worker>>& workers, Config config, Services services)
       : io_(io),
+        workers_(workers),
         config_(std::move(config)),
         services_(services),
         signals_(io, SIGTERM, SIGINT, SIGHUP),
@@ -163,9 +226,7 @@ public:
       if (auto a = open_acceptor(*live, l->listen); !a) return a;
       listeners_[l->name] = live;
       log(l->name, fmt::format("{} mode, {} on {}{}", l->mode == Mode::Client ? "client" : "server",
-                               l->protocol.scheme, l->listen.to_string(),
-                               l->mode == Mode::Client ? fmt::format(" → {}", live->snap->target->text)
-                                                       : fmt::format(" → backend {}", l->backend->to_string())));
+                               l->protocol.scheme, l->listen.to_string(), describe(*live->snap)));
       asio::co_spawn(io_, accept_loop(live), asio::detached);
     }
     if (config_.metrics) {
@@ -176,10 +237,24 @@ public:
       asio::co_spawn(io_, metrics_loop(), asio::detached);
     }
     asio::co_spawn(io_, signal_loop(), asio::detached);
+    log("proxy", fmt::format("{} worker loop{}", workers_.size(), workers_.size() == 1 ? "" : "s"));
     return {};
   }
 
 private:
+  static std::string describe(const Snapshot& s) {
+    const auto& l = s.conf;
+    if (l.mode == Mode::Server) return fmt::format(" → backend {}", l.backend->to_string());
+    if (l.transparent) return fmt::format(" → the original destination (transparent, upstream mark {:#x})", l.mark);
+    return fmt::format(" → {}", s.target->text);
+  }
+
+  // The worker with the fewest open sessions.
+  Worker& pick() {
+    return **std::min_element(workers_.begin(), workers_.end(),
+                              [](const auto& a, const auto& b) { return a->open.load() < b->open.load(); });
+  }
+
   Result<void> bind(tcp::acceptor& a, const Endpoint& e) {
     std::error_code ec;
     const auto address = asio::ip::make_address(e.host, ec);
@@ -202,7 +277,8 @@ private:
 
   net::awaitable<void> accept_loop(std::shared_ptr<Live> live) {
     for (;;) {
-      auto [ec, socket] = co_await live->acceptor->async_accept(net::use_result);
+      Worker& worker = pick();
+      auto [ec, socket] = co_await live->acceptor->async_accept(worker.io, net::use_result);
       if (ec == asio::error::operation_aborted || !live->acceptor->is_open()) co_return;  // closed: drain or reload
       if (ec) {
         // EMFILE and the like: wait a little instead of spinning.
@@ -217,54 +293,80 @@ private:
         socket.close(ignored);
         continue;
       }
-      asio::co_spawn(io_, session(live, std::move(socket)), asio::detached);
+      asio::co_spawn(worker.io, session(live, live->snap, worker, std::move(socket)), asio::detached);
     }
   }
 
-  // Open-session bookkeeping for one session, whatever way it ends.
+  // Open-session bookkeeping for one session, whatever way it ends (on its worker's thread).
   struct Open {
     std::shared_ptr<Shared> shared;
     std::shared_ptr<Live> live;
+    Worker& worker;
     std::string name;
-    Open(std::shared_ptr<Shared> s, std::shared_ptr<Live> l, std::string_view mode)
-        : shared(std::move(s)), live(std::move(l)), name(live->snap->conf.name) {
+    Open(std::shared_ptr<Shared> s, std::shared_ptr<Live> l, Worker& w, const std::string& listener, std::string_view mode)
+        : shared(std::move(s)), live(std::move(l)), worker(w), name(listener) {
       ++live->open;
+      ++worker.open;
       ++shared->open_total;
       shared->metrics.opened(name, mode);
     }
     ~Open() {
       --live->open;
-      --shared->open_total;
+      --worker.open;
       shared->metrics.closed(name);
-      if (shared->draining && shared->open_total == 0) shared->io.stop();
+      if (--shared->open_total == 0 && shared->draining) {
+        asio::post(shared->io, [&io = shared->io] { io.stop(); });  // the last one out ends the drain
+      }
     }
     Open(const Open&) = delete;
     Open& operator=(const Open&) = delete;
   };
 
-  net::awaitable<void> session(std::shared_ptr<Live> live, tcp::socket socket) {
-    const std::shared_ptr<const Snapshot> snap = live->snap;
-    const Open open(shared_, live, snap->conf.mode == Mode::Client ? "client" : "server");
+  // `snap` is the listener's snapshot when the connection was accepted (read on the main loop).
+  net::awaitable<void> session(std::shared_ptr<Live> live, std::shared_ptr<const Snapshot> snap, Worker& worker,
+                               tcp::socket socket) {
+    const Open open(shared_, live, worker, snap->conf.name, snap->conf.mode == Mode::Client ? "client" : "server");
     std::error_code ec;
     const auto peer = socket.remote_endpoint(ec);
     const auto local = socket.local_endpoint(ec);
     const std::string who = fmt::format("{}:{}", peer.address().to_string(), peer.port());
     if (snap->conf.mode == Mode::Client) {
-      co_await client_session(*snap, std::move(socket), who);
+      co_await client_session(*snap, worker, std::move(socket), who);
     } else {
       co_await server_session(*snap, std::move(socket), peer, local, who);
     }
   }
 
-  net::awaitable<void> client_session(const Snapshot& snap, tcp::socket socket, const std::string& who) {
+  net::awaitable<void> client_session(const Snapshot& snap, Worker& worker, tcp::socket socket, const std::string& who) {
     const auto& l = snap.conf;
+    std::optional<probe::Target> original;
+    if (l.transparent) {
+      auto dst = original_destination(socket, l.mark);
+      if (dst) {
+        auto t = probe::parse_target(
+            fmt::format("{}://[{}]:{}", l.protocol.scheme, dst->address().to_string(), dst->port()));
+        if (t) original = std::move(*t);
+      }
+      if (!original) {
+        const std::string why = dst ? std::string("the original destination is not a target") : dst.error().detail;
+        log(l.name, fmt::format("client {}: refused: transparent: {}", who, why));
+        shared_->metrics.refused(l.name, "no-original-destination");
+        net::Channel app(net::Socket(std::move(socket)), l.limits);
+        (void)co_await app.write(unavailable(l.protocol.family, fmt::format("ostls: {}", why), "4.4.0"));
+        co_return;
+      }
+    }
+    const probe::Target& target = original ? *original : *snap.target;
     probe::Held held;
     probe::Options options = snap.options;
     options.held = &held;
-    const Outcome outcome = co_await probe::run(*snap.target, options);
+    options.resolver = worker.resolver.get();
+    options.store = worker.store ? &*worker.store : nullptr;
+    const Outcome outcome = co_await probe::run(target, options);
     net::Channel app(net::Socket(std::move(socket)), l.limits);
     shared_->metrics.outcome(l.name, outcome.verdict, outcome.protection, outcome.auth_method, outcome.events);
     if (outcome.timing.handshake) shared_->metrics.handshake(l.name, *outcome.timing.handshake / 1000);
+    if (outcome.tls && outcome.tls->resumed) shared_->metrics.resumed(l.name);
     if (outcome.verdict != Verdict::Ok || !held.channel) {
       log(l.name, fmt::format("client {}: refused: {}: {}", who, report::log_line(outcome),
                               outcome.failure ? outcome.failure->detail : std::string("no connection kept")));
@@ -274,9 +376,11 @@ private:
     if (auto w = co_await app.write(greeting_for_application(l.protocol.family, held.greeting)); !w) co_return;
     net::ServeReport relayed;
     co_await net::relay(app, *held.channel, relayed, l.idle_timeout);
+    if (!relayed.error && held.channel->ssl() != nullptr) tls::SessionCache::keep_resumable(held.channel->ssl());
     std::string events;
     for (const auto& e : outcome.events) events += fmt::format("; {}: {}", name(e.type), e.detail);
-    log(l.name, fmt::format("client {}: {}; relayed {} bytes up, {} down{}{}", who, report::log_line(outcome),
+    log(l.name, fmt::format("client {}: {}{}; relayed {} bytes up, {} down{}{}", who, report::log_line(outcome),
+                            outcome.tls && outcome.tls->resumed ? "; TLS session resumed" : "",
                             relayed.to_backend, relayed.to_client, events,
                             relayed.error ? fmt::format(" ({})", relayed.error->detail) : ""));
   }
@@ -351,8 +455,9 @@ private:
 
   void drain(int sig) {
     shared_->draining = true;
-    log("proxy", fmt::format("signal {}: no new sessions; draining {} open session{} (up to {} s)", sig, shared_->open_total,
-                             shared_->open_total == 1 ? "" : "s",
+    const std::size_t open = shared_->open_total;
+    log("proxy", fmt::format("signal {}: no new sessions; draining {} open session{} (up to {} s)", sig, open,
+                             open == 1 ? "" : "s",
                              std::chrono::duration<double>(config_.drain_timeout).count()));
     std::error_code ignored;
     for (auto& [name, live] : listeners_) live->acceptor->close(ignored);
@@ -364,7 +469,8 @@ private:
     drain_timer_ = std::make_unique<asio::steady_timer>(io_, config_.drain_timeout);
     drain_timer_->async_wait([this](const std::error_code& e) {
       if (e) return;
-      log("proxy", fmt::format("drain timeout: ending {} session{}", shared_->open_total, shared_->open_total == 1 ? "" : "s"));
+      const std::size_t left = shared_->open_total;
+      log("proxy", fmt::format("drain timeout: ending {} session{}", left, left == 1 ? "" : "s"));
       io_.stop();
     });
   }
@@ -421,6 +527,7 @@ private:
   }
 
   asio::io_context& io_;
+  std::vector<std::unique_ptr<Worker>>& workers_;
   Config config_;
   Services services_;
   asio::signal_set signals_;
@@ -452,7 +559,7 @@ Result<void> check(const Config& config) {
     resolver = std::move(*r);
   }
   for (const auto& l : config.listeners) {
-    auto s = make_snapshot(config, l, {.resolver = resolver.get()});
+    auto s = make_snapshot(config, l, {});
     if (!s) return unexpected<Error>(s.error());
   }
   return {};
@@ -461,22 +568,33 @@ Result<void> check(const Config& config) {
 Result<void> run(const Config& config, const RunOptions& options) {
   // A client that goes away mid-write must not kill the daemon.
   std::signal(SIGPIPE, SIG_IGN);
-  asio::io_context io;
-  std::unique_ptr<dns::Resolver> resolver;
-  std::optional<store::Store> db;
-  if (has_client_mode(config)) {
-    auto r = dns::Resolver::create(io.get_executor(), {.config_file = config.dns_config});
-    if (!r) return fail(Errc::Usage, Fault::Config, fmt::format("{}: dns_config: {}", config.path, r.error().detail));
-    resolver = std::move(*r);
-    auto s = open_store(config);
-    if (!s) return fail(Errc::Usage, Fault::Config, fmt::format("{}: store: {}", config.path, s.error().detail));
-    db = std::move(*s);
-  }
+  asio::io_context io(1);  // the main loop: acceptors, signals, reloads, metrics
   tls::ClientContextCache contexts;
-  Runtime rt(io, config,
-             {.resolver = resolver.get(), .store = db ? &*db : nullptr, .contexts = &contexts, .verbose = options.verbose});
+  tls::SessionCache sessions;
+  const unsigned count = config.workers != 0 ? config.workers : std::max(1U, std::thread::hardware_concurrency());
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (unsigned i = 0; i < count; ++i) {
+    auto w = std::make_unique<Worker>();
+    if (has_client_mode(config)) {
+      auto r = dns::Resolver::create(w->io.get_executor(), {.config_file = config.dns_config});
+      if (!r) return fail(Errc::Usage, Fault::Config, fmt::format("{}: dns_config: {}", config.path, r.error().detail));
+      w->resolver = std::move(*r);
+      auto s = open_store(config);
+      if (!s) return fail(Errc::Usage, Fault::Config, fmt::format("{}: store: {}", config.path, s.error().detail));
+      w->store = std::move(*s);
+    }
+    workers.push_back(std::move(w));
+  }
+  Runtime rt(io, workers, config, {.contexts = &contexts, .sessions = &sessions, .verbose = options.verbose});
   if (auto s = rt.start(); !s) return s;
+  for (auto& w : workers) w->thread = std::thread([&loop = w->io] { loop.run(); });
   io.run();
+  // Drained (or the drain timed out): the workers stop; sessions still open end with their loops.
+  for (auto& w : workers) {
+    w->guard.reset();
+    w->io.stop();
+    w->thread.join();
+  }
   return {};
 }
 

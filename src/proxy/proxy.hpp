@@ -1,8 +1,12 @@
-// `ostls proxy`: the long-running daemon (one Asio event loop, one coroutine per session, no
-// thread per connection). Each [[listener]] of the configuration accepts connections and runs:
+// `ostls proxy`: the long-running daemon. A main Asio event loop accepts connections and runs
+// signals, reloads and /metrics; `workers` session loops (a thread each, one per core by default)
+// run the sessions, a coroutine each — no thread per connection. Client-mode sessions share the
+// TLS contexts and the session cache (resumption toward repeat destinations, tls/resume.hpp);
+// each worker has its own resolver and store connection. Each [[listener]] runs:
 //   mode "client": the application speaks cleartext to the listener; the proxy negotiates with
-//     the destination through the whole policy engine (probe::run: policy map, DANE, MTA-STS,
-//     TOFU, memory, the level), keeps that connection (probe::Held), shows the application the
+//     the destination (`transparent`: each connection's SO_ORIGINAL_DST) through the whole
+//     policy engine (probe::run: policy map, DANE, MTA-STS, TOFU, memory, the level), keeps
+//     that connection (probe::Held), shows the application the
 //     peer's greeting and relays the session over it — or, when the policy is not met, answers
 //     the application with the protocol's temporary refusal carrying the reason
 //     (proxy/client_side.hpp). Never a silent cleartext session: a cleartext relay happens only

@@ -27,6 +27,7 @@ json tls_json(const TlsFacts& t) {
           {"bits", t.bits},
           {"group", opt(t.group)},
           {"pfs", t.pfs},
+          {"resumed", t.resumed},
           {"server_signature", opt(t.server_signature)},
           {"server_digest", opt(t.server_digest)},
           {"peer", peer},

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "tls/resume.hpp"
+
 namespace ostls::tls {
 namespace {
 
@@ -80,7 +82,7 @@ Result<SslCtxPtr> client_context(const ClientParams& p) {
     return fail(Errc::Usage, Fault::Config, fmt::format("cipher list rejected: {}", last_error()));
   }
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  enable_client_resumption(ctx.get());  // only SSLs armed with a SessionCache resume (tls/resume.hpp)
   // The chain is always verified and the result recorded; enforcement is policy's decision,
   // so the handshake itself never aborts on a verification error.
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
@@ -125,6 +127,7 @@ Result<SslCtxPtr> server_context(const ServerParams& p) {
 }
 
 Result<SSL_CTX*> ClientContextCache::get(const ClientParams& params) {
+  const std::lock_guard lock(mutex_);
   for (const auto& [p, ctx] : contexts_) {
     if (p == params) return ctx.get();
   }
@@ -132,6 +135,11 @@ Result<SSL_CTX*> ClientContextCache::get(const ClientParams& params) {
   if (!ctx) return unexpected<Error>(ctx.error());
   contexts_.emplace_back(params, std::move(*ctx));
   return contexts_.back().second.get();
+}
+
+std::size_t ClientContextCache::size() const {
+  const std::lock_guard lock(mutex_);
+  return contexts_.size();
 }
 
 Result<SslPtr> client_session(SSL_CTX* ctx, const SessionParams& p) {

@@ -5,9 +5,11 @@
 // OpenSSL reads lazily (only the issuers a chain needs), so no level pays for loading the whole
 // bundle. Chain verification always runs and is recorded; whether it is enforced is policy's job.
 // Server contexts (the server role, net/serve.hpp): one certificate chain and key; TLS 1.2+ with
-// the same AEAD + (EC)DHE list, server preference. Does not: session resumption, SNI switching.
+// the same AEAD + (EC)DHE list, server preference. Does not: session resumption (server side),
+// SNI switching. Client contexts resume only SSLs armed with a tls::SessionCache (tls/resume.hpp).
 #pragma once
 
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,13 +36,15 @@ struct ClientParams {
 // connection after it (scan and proxy: thousands of connections, a handful of policies). A
 // context holds no per-connection state here — SNI, DANE records and verification results live
 // on the SSL — and reading the trust store once per context instead of once per connection is
-// most of the CPU saved. Not thread-safe: one per event loop.
+// most of the CPU saved. Thread-safe: the proxy's worker loops share one (SSL_new on a shared
+// SSL_CTX is safe in OpenSSL 3).
 class ClientContextCache {
 public:
   [[nodiscard]] Result<SSL_CTX*> get(const ClientParams& params);
-  [[nodiscard]] std::size_t size() const { return contexts_.size(); }
+  [[nodiscard]] std::size_t size() const;
 
 private:
+  mutable std::mutex mutex_;
   std::vector<std::pair<ClientParams, SslCtxPtr>> contexts_;
 };
 

@@ -139,6 +139,20 @@ std::string spki_sha256(X509* cert) {
   return out;
 }
 
+DaneFacts dane_facts(SSL* ssl) {
+  DaneFacts d;
+  uint8_t usage = 0, selector = 0, mtype = 0;
+  const unsigned char* data = nullptr;
+  size_t dlen = 0;
+  d.depth = SSL_get0_dane_tlsa(ssl, &usage, &selector, &mtype, &data, &dlen);
+  d.matched = SSL_get_verify_result(ssl) == X509_V_OK && d.depth >= 0;
+  if (d.depth >= 0) {
+    d.usage = usage;
+    d.record = fmt::format("{} {} {} {}", usage, selector, mtype, hex(data, dlen));
+  }
+  return d;
+}
+
 TlsFacts handshake_facts(SSL* ssl, std::span<const std::string> reference_ids, bool dane_enabled) {
   TlsFacts f;
   const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
@@ -170,19 +184,7 @@ TlsFacts handshake_facts(SSL* ssl, std::span<const std::string> reference_ids, b
   f.peer = std::move(c);
 
   const long result = SSL_get_verify_result(ssl);
-  if (dane_enabled) {
-    DaneFacts d;
-    uint8_t usage = 0, selector = 0, mtype = 0;
-    const unsigned char* data = nullptr;
-    size_t dlen = 0;
-    d.depth = SSL_get0_dane_tlsa(ssl, &usage, &selector, &mtype, &data, &dlen);
-    d.matched = result == X509_V_OK && d.depth >= 0;
-    if (d.depth >= 0) {
-      d.usage = usage;
-      d.record = fmt::format("{} {} {} {}", usage, selector, mtype, hex(data, dlen));
-    }
-    f.dane = std::move(d);
-  }
+  if (dane_enabled) f.dane = dane_facts(ssl);
   f.verify.chain_ok = result == X509_V_OK;
   std::string chain_error, name_error;
   if (!f.verify.chain_ok) chain_error = X509_verify_cert_error_string(result);

@@ -19,6 +19,10 @@ namespace ostls::tls {
 // which record matched.
 [[nodiscard]] TlsFacts handshake_facts(SSL* ssl, std::span<const std::string> reference_ids, bool dane_enabled = false);
 
+// Which TLSA record OpenSSL's DANE verification matched on `ssl` (SSL_get0_dane_tlsa), and
+// whether the verification succeeded. Only meaningful after a full handshake with DANE enabled.
+[[nodiscard]] DaneFacts dane_facts(SSL* ssl);
+
 // Lowercase hex SHA-256 of the DER certificate / of its DER SubjectPublicKeyInfo.
 [[nodiscard]] std::string cert_sha256(X509* cert);
 [[nodiscard]] std::string spki_sha256(X509* cert);

@@ -195,12 +195,14 @@ class Test:
         dane_port = self.dns_cases["ee311"]["port"]
         text = "\n".join([
             f'store = "{self.tmp / "proxy.db"}"', f'dns_config = "{self.dns_conf}"',
-            f'metrics = "127.0.0.1:{self.port("metrics")}"', "drain_timeout = 10", "",
+            f'metrics = "127.0.0.1:{self.port("metrics")}"', "drain_timeout = 10", "workers = 2", "",
             client("smtp-labca", protocol="smtp", connect=f"127.0.0.1:{self.peers['labca']}", cafile=self.ca),
             client("imap", protocol="imap", connect=f"127.0.0.1:{self.peers['imap']}"),
             client("pop3", protocol="pop3", connect=f"127.0.0.1:{self.peers['pop3']}"),
             client("dane", protocol="smtp", destination=self.dns_cases["ee311"]["domain"], port=dane_port),
             client("dane-mismatch", protocol="smtp", destination=self.dns_cases["mismatch"]["domain"], port=dane_port),
+            client("dane-noresume", protocol="smtp", destination=self.dns_cases["ee311"]["domain"], port=dane_port,
+                   session_resumption=False),
             client("memory", protocol="smtp", connect=f"127.0.0.1:{self.forwarder.port}"),
             client("memory-sticky", protocol="smtp", connect=f"127.0.0.1:{self.forwarder.port}", sticky=True),
             server("in-smtp", self.peers["plain"]),
@@ -270,6 +272,34 @@ class Test:
             msg = e.smtp_error.decode()
             found = [] if e.smtp_code == 421 and "dane-only" in msg and "TLSA" in msg else [f"{e.smtp_code} {msg}"]
             r.check(f"client mode: DANE mismatch → 421 with the reason ({e.smtp_code} {msg[:60]}…)", found)
+
+    def check_resumption(self):
+        """Repeat sessions to one destination resume the upstream TLS session, and a resumed
+        session is reported with the authentication of the full handshake it continues."""
+        r = self.run
+        for name in ("dane", "dane-noresume"):
+            for _ in range(4):
+                with smtplib.SMTP("127.0.0.1", self.port(name), timeout=20) as s:
+                    s.noop()
+        values = scrape(self.port("metrics"))
+        resumed = metric(values, "ostls_proxy_resumed_total", listener="dane")
+        authenticated = metric(values, "ostls_proxy_outcomes_total", listener="dane", verdict="ok",
+                               protection="authenticated", auth_method="dane-ee")
+        others = [k for k in values if k[0] == "ostls_proxy_outcomes_total" and ("listener", "dane") in k[1]
+                  and ("auth_method", "dane-ee") not in k[1]]
+        problems = [] if resumed >= 1 else ["no session resumed"]
+        if authenticated != 5 or others:
+            problems.append(f"{authenticated:g} of 5 sessions dane-ee; other outcomes: {others}")
+        log = self.proxy.log()
+        if not re.search(r"proxy\[dane\]: client .*Verified TLS connection established to mx\.ee311.*"
+                         r"TLS session resumed", log):
+            problems.append("no Verified log line with 'TLS session resumed'")
+        r.check(f"resumption: {resumed:g} of 4 repeat sessions resumed upstream, all still authenticated (dane-ee)",
+                problems)
+        n = metric(values, "ostls_proxy_resumed_total", listener="dane-noresume")
+        r.check("resumption: session_resumption = false: none resumed",
+                [] if n == 0 and "proxy[dane-noresume]" in log and not re.search(
+                    r"proxy\[dane-noresume\].*resumed", log) else [f"{n:g} resumed"])
 
     def check_memory(self):
         """The forwarder first leads to the legacy TLS peer (TLS completed, remembered), then to
@@ -556,6 +586,7 @@ def main():
             t.proxy.wait_port(t.port("metrics"))
             t.check_config_errors()
             t.check_client_mode()
+            t.check_resumption()
             t.check_memory()
             t.check_server_mode()
             t.check_reload()

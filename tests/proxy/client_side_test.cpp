@@ -23,7 +23,7 @@ TEST(ProxyClientSide, RefusalsInEachProtocolsWords) {
   o.failure = Failure{.result_type = ResultType::ValidationFailure, .fault = Fault::Peer,
                       .detail = "no TLSA record matched\r\nRCPT TO:<injected>"};
   EXPECT_EQ(refusal(proto::Family::Smtp, o),
-            "421 4.7.0 ostls: TLS policy dane-only not met (fail): no TLSA record matched  RCPT TO:<injected>\r\n");
+            "421 4.7.0 ostls: TLS policy \"dane-only\" not met (fail): no TLSA record matched  RCPT TO:<injected>\r\n");
   EXPECT_TRUE(refusal(proto::Family::Imap, o).starts_with("* BYE [UNAVAILABLE] ostls: "));
   EXPECT_TRUE(refusal(proto::Family::Pop3, o).starts_with("-ERR [SYS/TEMP] ostls: "));
   o.failure->detail = std::string(5000, 'x');

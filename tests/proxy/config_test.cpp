@@ -12,6 +12,7 @@ namespace {
 const char* good = R"(store = "none"
 metrics = "127.0.0.1:9109"
 drain_timeout = 2.5
+workers = 3
 
 [[listener]]
 name = "outbound-smtp"
@@ -51,6 +52,15 @@ listen = "0.0.0.0:993"
 backend = "127.0.0.1:1143"
 cert = "c.pem"
 key = "k.pem"
+
+[[listener]]
+name = "transparent"
+mode = "client"
+protocol = "smtp"
+listen = "127.0.0.1:10027"
+transparent = true
+mark = 0x4f53
+session_resumption = false
 )";
 
 TEST(ProxyConfig, TheDocumentedKeys) {
@@ -60,7 +70,8 @@ TEST(ProxyConfig, TheDocumentedKeys) {
   ASSERT_TRUE(c->metrics);
   EXPECT_EQ(c->metrics->to_string(), "127.0.0.1:9109");
   EXPECT_EQ(c->drain_timeout, std::chrono::milliseconds(2500));
-  ASSERT_EQ(c->listeners.size(), 4u);
+  EXPECT_EQ(c->workers, 3u);
+  ASSERT_EQ(c->listeners.size(), 5u);
   const auto& out = c->listeners[0];
   EXPECT_EQ(out.mode, Mode::Client);
   EXPECT_EQ(out.connect->host, "mx.example.org");
@@ -68,7 +79,9 @@ TEST(ProxyConfig, TheDocumentedKeys) {
   EXPECT_EQ(out.level, Level::Dane);
   EXPECT_TRUE(out.level_given);
   EXPECT_TRUE(out.sticky);
-  EXPECT_EQ(out.line, 5);
+  EXPECT_EQ(out.line, 6);
+  EXPECT_TRUE(out.session_resumption);
+  EXPECT_FALSE(out.transparent);
   const auto& domain = c->listeners[1];
   EXPECT_EQ(domain.listen.host, "::1");
   EXPECT_EQ(domain.listen.to_string(), "[::1]:10026");
@@ -85,6 +98,12 @@ TEST(ProxyConfig, TheDocumentedKeys) {
   EXPECT_EQ(in.max_connections, 50u);
   EXPECT_EQ(in.idle_timeout, std::chrono::seconds(60));
   EXPECT_TRUE(c->listeners[3].implicit_tls);  // imaps: TLS from the first byte
+  const auto& tp = c->listeners[4];
+  EXPECT_TRUE(tp.transparent);
+  EXPECT_EQ(tp.mark, 0x4f53u);
+  EXPECT_FALSE(tp.session_resumption);
+  EXPECT_FALSE(tp.connect);
+  EXPECT_FALSE(tp.destination);
 }
 
 struct Bad {
@@ -130,6 +149,13 @@ TEST(ProxyConfig, MistakesNameTheLine) {
       {"timeout not positive", listener("idle_timeout = 0\n"), "idle_timeout must be a number of seconds"},
       {"max_connections zero", listener("max_connections = 0\n"), "max_connections must be between 1"},
       {"no name", "[[listener]]\nmode = \"server\"\n", "proxy.toml:1: listener 1: name is required"},
+      {"transparent and connect", listener("transparent = true\nmark = 1\n", "client"), "exactly one of connect"},
+      {"transparent without mark",
+       "[[listener]]\nname = \"x\"\nmode = \"client\"\nprotocol = \"smtp\"\nlisten = \"127.0.0.1:1\"\ntransparent = true\n",
+       "proxy.toml:6: listener \"x\": transparent needs mark"},
+      {"transparent in server mode", listener("transparent = true\n"), "transparent is for mode = \"client\""},
+      {"mark zero", listener("mark = 0\n", "client"), "mark must be between 1"},
+      {"workers out of range", "workers = 1000\n" + listener(""), "proxy.toml:1: workers must be between 0 and 256"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.label);
