@@ -70,6 +70,19 @@ awaitable<Result<std::string>> Channel::read_bytes(std::size_t max) {
   co_return out;
 }
 
+awaitable<Result<std::size_t>> Channel::read_into(std::span<char> out) {
+  if (!buf_.empty()) {
+    const auto n = buf_.copy(out.data(), out.size());
+    buf_.erase(0, n);
+    co_return n;
+  }
+  auto [ec, n] = co_await read_some(out.data(), out.size());
+  if (ec) co_return unexpected<Error>(map_error(ec, "read"));
+  if (!first_read_) first_read_ = Clock::now();
+  if (transcript_) transcript_(Direction::Received, fmt::format("[{} bytes]", n));
+  co_return n;
+}
+
 awaitable<Result<void>> Channel::write(std::string_view bytes) {
   if (transcript_) {
     for (std::size_t pos = 0; pos < bytes.size();) {

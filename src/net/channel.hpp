@@ -9,6 +9,7 @@
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,10 @@ public:
   // Binary protocols: between 1 and `max` bytes (buffered ones first); the rest stays buffered,
   // so take_leftover() still sees anything the peer sent beyond what was asked for.
   [[nodiscard]] awaitable<Result<std::string>> read_bytes(std::size_t max);
+
+  // Relaying: between 1 and out.size() bytes into `out` — buffered ones first, else straight
+  // from the socket (or TLS) into `out`, with no copy in between.
+  [[nodiscard]] awaitable<Result<std::size_t>> read_into(std::span<char> out);
 
   // Bytes received beyond the last line returned; the buffer is empty afterwards.
   [[nodiscard]] std::string take_leftover();

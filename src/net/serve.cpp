@@ -21,12 +21,23 @@ Transcript side_transcript(const SessionTranscript& t, Side side) {
   return [t, side](Direction d, std::string_view line) { t(side, d, line); };
 }
 
+// After the client's end of stream, how long a TLS backend (which cannot be half-closed) may
+// still take to send its last replies before the relay ends.
+constexpr std::chrono::seconds tls_half_close_grace{2};
+
+// Bytes per read: a full TLS record's plaintext (16 KiB) and more, so that a bulk stream costs
+// one read and one write per record, and writes towards TLS become full-size records.
+constexpr std::size_t relay_chunk = 64 * 1024;
+
 struct Relay {
   Channel& client;
   Channel& backend;
   ServeReport& report;
+  Clock::duration limit;
   Clock::time_point last = Clock::now();
   bool done = false;
+  bool client_gone = false;  // the client ended its stream towards a TLS backend
+  asio::steady_timer* timer = nullptr;
 
   void stop() {
     done = true;
@@ -35,36 +46,56 @@ struct Relay {
   }
 
   // Client → backend. The client's end of stream becomes a half-close towards the backend, whose
-  // last replies still reach the client; the backend's end closes everything.
+  // last replies still reach the client — a TLS backend gets tls_half_close_grace for them
+  // (TLS has no half-close here), so a client that left does not hold its upstream session
+  // until the idle timeout. The backend's end closes everything.
   awaitable<void> pump(Channel& from, Channel& to, std::uint64_t& count, bool towards_backend) {
+    auto buffer = std::make_unique<char[]>(relay_chunk);
     while (!done) {
-      auto data = co_await from.read_bytes(16384);
-      if (!data) {
-        if (towards_backend && data.error().code == Errc::Closed) to.half_close();
-        else stop();
+      auto n = co_await from.read_into({buffer.get(), relay_chunk});
+      if (!n) {
+        if (towards_backend && n.error().code == Errc::Closed) {
+          if (to.is_tls()) {
+            client_gone = true;
+            limit = std::min(limit, Clock::duration(tls_half_close_grace));
+            last = Clock::now();
+            if (timer != nullptr) timer->cancel();  // the idle loop takes the new limit
+          } else {
+            to.half_close();
+          }
+        } else {
+          stop();
+        }
         co_return;
       }
       last = Clock::now();
-      count += data->size();
-      if (auto w = co_await to.write(*data); !w) {
+      count += *n;
+      if (auto w = co_await to.write({buffer.get(), *n}); !w) {
         stop();
         co_return;
       }
     }
   }
 
-  awaitable<void> idle(Clock::duration limit) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
+  awaitable<void> idle() {
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    timer = &t;
     while (!done) {
-      timer.expires_at(last + limit);
-      auto [ec] = co_await timer.async_wait(use_result);
-      if (ec) co_return;  // cancelled: the relay ended first
+      t.expires_at(last + limit);
+      auto [ec] = co_await t.async_wait(use_result);
+      if (done) break;
+      if (ec) {
+        const auto state = co_await asio::this_coro::cancellation_state;
+        if (state.cancelled() != asio::cancellation_type::none) break;  // the relay ended first
+        continue;  // cancelled by pump(): a new limit
+      }
       if (Clock::now() >= last + limit) {
-        report.error = Error{Errc::Timeout, Fault::Network, "relay idle timeout"};
+        if (!client_gone) report.error = Error{Errc::Timeout, Fault::Network, "relay idle timeout"};
         stop();
-        co_return;
+        break;
       }
     }
+    timer = nullptr;
   }
 };
 
@@ -81,9 +112,9 @@ awaitable<void> relay(Channel& client, Channel& backend, ServeReport& report, Cl
     report.to_backend += early.size();
     if (!co_await backend.write(early)) co_return;
   }
-  Relay r{client, backend, report};
+  Relay r{client, backend, report, idle_limit};
   co_await ((r.pump(client, backend, report.to_backend, true) && r.pump(backend, client, report.to_client, false)) ||
-            r.idle(idle_limit));
+            r.idle());
 }
 
 namespace {

@@ -301,6 +301,22 @@ class Test:
                 [] if n == 0 and "proxy[dane-noresume]" in log and not re.search(
                     r"proxy\[dane-noresume\].*resumed", log) else [f"{n:g} resumed"])
 
+    def check_client_leaves(self):
+        """An application that closes without QUIT does not keep its upstream TLS session: the
+        relay gives the peer a short grace for its last replies, then ends the session."""
+        s = socket.create_connection(("127.0.0.1", self.port("smtp-labca")), timeout=20)
+        s.makefile("rb").readline()
+        s.close()
+        deadline = time.monotonic() + 8
+        left = None
+        while time.monotonic() < deadline:
+            left = metric(scrape(self.port("metrics")), "ostls_proxy_open_connections", listener="smtp-labca")
+            if left == 0:
+                break
+            time.sleep(0.2)
+        self.run.check("client mode: an application gone without QUIT ends its upstream session within seconds",
+                       [] if left == 0 else [f"{left:g} sessions still open after 8 s"])
+
     def check_memory(self):
         """The forwarder first leads to the legacy TLS peer (TLS completed, remembered), then to
         the STRIPTLS man in the middle."""
@@ -587,6 +603,7 @@ def main():
             t.check_config_errors()
             t.check_client_mode()
             t.check_resumption()
+            t.check_client_leaves()
             t.check_memory()
             t.check_server_mode()
             t.check_reload()
