@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """`ostls scan` against the lab (issue 7): real peers and many listeners of our own.
 
-1. Every lab peer (all protocols) and every DNS/DANE case of the signed zone, scanned at once,
-   gives per target exactly the JSON of `ostls probe --json` (timings aside).
+1. Every lab peer (all protocols), every DNS/DANE case of the signed zone and every MTA-STS case
+   (fetched, and from a primed policy cache), scanned at once, gives per target exactly the JSON
+   of `ostls probe --json` (timings aside).
 2. 2 000 targets on listeners of our own (tests/lab/scan_listeners.py: 40 loopback addresses × 50
    ports) at --concurrency 500: the listeners never see more than 500 connections at once; the scan
    is killed (SIGKILL) midway, a partial line is left at the end of the file, and --resume gives
    the complete set with no duplicates; peak memory is reported and bounded.
 3. SIGINT stops launching and lets the probes in flight finish: only they are written, whole.
 4. --per-host-concurrency, --rate and --shard do what they say.
+4b. Three --shard I/3 scans at once, all with one PostgreSQL store (a fresh database on the lab's
+   PostgreSQL): the union of their outputs is the input, each target once and as the unsharded
+   scan gives it; the store holds what the unsharded run's store holds (pins, capability memory,
+   TLS-RPT outcomes); --summarize of the shard files equals the unsharded summary.
 5. The summary of a fixed list of lab peers equals a hand-computed expectation, at the end of
    the scan and from --summarize.
 6. --html: the report, rendered in headless Chromium, has its charts, runs its script (the table
@@ -91,11 +96,12 @@ class Listeners:
         self.proc.wait(timeout=10)
 
 
-def run_scan(ostls, args, stdin=None, timeout=300):
-    """`ostls scan --no-store ARGS`: (exit status, stdout, stderr, seconds, peak RSS in MiB)."""
+def run_scan(ostls, args, stdin=None, timeout=300, store=("--no-store",)):
+    """`ostls scan --no-store ARGS` (`store`: other store options instead): (exit status, stdout,
+    stderr, seconds, peak RSS in MiB)."""
     started = time.monotonic()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        p = subprocess.Popen([ostls, "scan", "--no-store", *args], stdin=subprocess.PIPE if stdin is not None else
+        p = subprocess.Popen([ostls, "scan", *store, *args], stdin=subprocess.PIPE if stdin is not None else
                              subprocess.DEVNULL, stdout=out, stderr=err, text=True)
         if stdin is not None:
             p.stdin.write(stdin)
@@ -146,18 +152,114 @@ def test_same_as_probe(run, lab, dns):
               ([f"exit {code}: {err.strip()[-300:]}"] if code != 0 else []) +
               [f"{t}: {by_target[t]} lines" for t in targets if by_target[t] != 1] +
               [f"unexpected target {t}" for t in by_target if t not in targets])
-    r = subprocess.run([run.ostls, "probe", "--json", "--no-store", *common, *targets], capture_output=True,
+    compare_with_probe(run, "", targets, common, scanned)
+
+
+def compare_with_probe(run, label, targets, common, scanned, store=("--no-store",), normalize=without_timing):
+    """`ostls probe --json STORE COMMON TARGETS` (one process, the targets one after the other)
+    against the scan's outcomes `scanned`, target by target, after `normalize`."""
+    r = subprocess.run([run.ostls, "probe", "--json", *store, *common, *targets], capture_output=True,
                        text=True, timeout=600)
     probed = {o["target"]: o for o in (json.loads(l) for l in r.stdout.splitlines() if l.strip())}
     scanned_by = {o["target"]: o for o in scanned}
     for t in targets:
         a, b = scanned_by.get(t), probed.get(t)
         if a is None or b is None:
-            run.check(f"scan = probe: {t}", [f"missing from {'scan' if a is None else 'probe'}"])
+            run.check(f"scan = probe{label}: {t}", [f"missing from {'scan' if a is None else 'probe'}"])
             continue
-        a, b = without_timing(a), without_timing(b)
+        a, b = normalize(a), normalize(b)
         diffs = [f"{k}: scan {a.get(k)!r} ≠ probe {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-        run.check(f"scan = probe --json (timings aside): {t}", diffs)
+        run.check(f"scan = probe --json{label} (timings aside): {t}", diffs)
+
+
+def without_memory_times(o):
+    """As without_timing, and the capability memory's dates reduced to whether each is set: every
+    probe of the same MX host rewrites them (store::now(), to the second), and the probe side
+    probes one target after the other while the scan probes them all at once."""
+    o = without_timing(o)
+    mem = (o.get("signals") or {}).get("memory")
+    if isinstance(mem, dict):
+        o["signals"]["memory"] = {k: (v is not None) for k, v in mem.items()}
+    return o
+
+
+def mtasts_expected(case, variant):
+    """The case's expectation under `opportunistic` in the lab's current variant (mta-sts.json)."""
+    v = (case.get("variants") or {}).get(str(variant))
+    return (v or case)["expect"]["opportunistic"]
+
+
+def test_mtasts_same_as_probe(run, lab, tmp):
+    """Every MTA-STS case of the lab (lab/nginx/mtasts.py, $OSTLS_LAB_DIR/mta-sts.json), scanned
+    and probed with the same options: first with --no-store on both sides (the policy fetched
+    from the lab's nginx every time; the unreachable cases, whose policy host is the dead port,
+    with that port), then from a policy cache: one store primed by a scan of every case, copied
+    once per side, both sides pointed at the dead port so that every policy must come from the
+    cache. A fresh store per side would not do: all cases share one MX host, so the first
+    encrypted contact's TOFU pin would make every later case `tofu`, in the order the probes
+    happen to finish."""
+    meta_file = Path(os.environ.get("OSTLS_LAB_DIR", "/tmp/ostls-lab")) / "mta-sts.json"
+    if not meta_file.exists():
+        run.check("MTA-STS cases: mta-sts.json", [f"{meta_file} is missing: is the lab up (lab/lab up)?"])
+        return
+    meta = json.loads(meta_file.read_text())
+    variant = int(Path(meta["variant_file"]).read_text().strip())
+    cases = meta["cases"]
+    common = ["--cafile", meta["ca_file"], "--dns-config", meta["dns_conf"], "--timeout", "5"]
+    by_port = {}
+    for c in cases:
+        by_port.setdefault(c["https_port"], []).append(c)
+    for port, group in sorted(by_port.items()):
+        targets = [c["target"] for c in group]
+        args = [*common, "--mta-sts-port", str(port)]
+        code, out, err, secs, _ = run_scan(run.ostls, [*args, "--concurrency", "64", "--per-host-concurrency", "0",
+                                                       "--quiet", *targets])
+        scanned = [json.loads(l) for l in out.splitlines() if l.strip()]
+        # Not only equal, but MTA-STS as the lab defines each case: both sides skipping it alike
+        # (a lost --mta-sts-port, say) would be equal too.
+        wrong = []
+        for c in group:
+            o = next((o for o in scanned if o["target"] == c["target"]), None)
+            want = mtasts_expected(c, variant)
+            got = o and {k: o.get(k) for k in ("verdict", "protection", "auth_method") if k in want}
+            if o is None or got != {k: want[k] for k in got} or (o["signals"].get("mta_sts") is None):
+                wrong.append(f"{c['name']}: {got}, mta_sts {o and o['signals'].get('mta_sts')}, expected {want}")
+        run.check(f"scan of {len(group)} MTA-STS cases, policy host port {port}, --no-store: "
+                  f"one line each, each as mta-sts.json expects ({secs:.1f} s)",
+                  ([f"exit {code}: {err.strip()[-300:]}"] if code != 0 else []) +
+                  ([f"{len(scanned)} lines"] if len(scanned) != len(group) else []) + wrong)
+        compare_with_probe(run, f" (MTA-STS, --no-store, --mta-sts-port {port})", targets, args, scanned)
+
+    # From the cache. unreachable-short is left out: its policy's max_age (15 s) may run out
+    # between the two sides.
+    cached = [c for c in cases if c["name"] != "unreachable-short"]
+    targets = [c["target"] for c in cached]
+    primed = os.path.join(tmp, "mtasts-primed.db")
+    code, out, err, _, _ = run_scan(run.ostls, [*common, "--mta-sts-port", str(meta["port"]), "--quiet",
+                                                "--per-host-concurrency", "0", *targets],
+                                    store=("--store", primed))
+    run.check(f"MTA-STS cases: a scan with --store primes the policy cache and the TOFU pin of their MX host",
+              [] if code == 0 and len(out.splitlines()) == len(cached) else [f"exit {code}: {err.strip()[-300:]}"])
+    stores = {side: os.path.join(tmp, f"mtasts-{side}.db") for side in ("scan", "probe")}
+    for path in stores.values():
+        shutil.copyfile(primed, path)
+    args = [*common, "--mta-sts-port", str(meta["dead_port"])]
+    code, out, err, secs, _ = run_scan(run.ostls, [*args, "--concurrency", "64", "--per-host-concurrency", "0",
+                                                   "--quiet", *targets], store=("--store", stores["scan"]))
+    scanned = [json.loads(l) for l in out.splitlines() if l.strip()]
+    fetched_ok = {c["target"] for c in cached if c["fetch"] == "ok" or c.get("prime_port")}
+    wrong = [f"{o['target']}: source {(o['signals'].get('mta_sts') or {}).get('source')!r}" for o in scanned
+             if o["target"] in fetched_ok and (o["signals"].get("mta_sts") or {}).get("source") != "cache"]
+    # The store was read, not only the policy cache: the pin of the priming scan matches (where
+    # TOFU is consulted at all: usable DANE, dane-wins, ranks above it and leaves it out).
+    wrong += [f"{o['target']}: tofu {o['signals'].get('tofu')!r}" for o in scanned
+              if o.get("tls") and o["policy"]["source"] != "dane" and o["signals"].get("tofu") != "match"]
+    run.check(f"scan of {len(cached)} MTA-STS cases from a primed cache (policy host: the dead port): "
+              f"one line each, every policy fetched when primed now from the cache, the pin matched ({secs:.1f} s)",
+              ([f"exit {code}: {err.strip()[-300:]}"] if code != 0 else []) +
+              ([f"{len(scanned)} lines"] if len(scanned) != len(cached) else []) + wrong)
+    compare_with_probe(run, " (MTA-STS, cached policies)", targets, args, scanned, store=("--store", stores["probe"]),
+                       normalize=without_memory_times)
 
 
 def test_kill_and_resume(run, listeners, tmp, ca):
@@ -313,6 +415,143 @@ def test_knobs(run, slow, fast, ca, tmp):
               [] if union.get("targets") == len(targets) else [f"exit {r.returncode}: {r.stderr[-200:]}"])
 
 
+class Postgres:
+    """A throw-away database on the lab's cleartext PostgreSQL (`postgres-plain`: trust on
+    loopback for user postgres, as tests/lab/test_memory.py uses it), dropped by drop()."""
+
+    def __init__(self, lab, name):
+        port = next(int(p["target"].rsplit(":", 1)[1]) for p in lab["peers"] if p["name"] == "postgres-plain")
+        self.db = f"ostls_scan_test_{name}_{os.getpid()}"
+        self.spec = f"postgresql://postgres@127.0.0.1:{port}/{self.db}"
+        self.psql = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(port),
+                     "-U", "postgres"]
+        subprocess.run([*self.psql, "-d", "postgres", "-c", f"CREATE DATABASE {self.db}"], check=True,
+                       capture_output=True, timeout=60)
+
+    def rows(self, sql):
+        r = subprocess.run([*self.psql, "-d", self.db, "-F", "\t", "-c", sql], check=True, capture_output=True,
+                           text=True, timeout=60)
+        return sorted(tuple(l.split("\t")) for l in r.stdout.splitlines() if l)
+
+    def drop(self):
+        subprocess.run([*self.psql, "-d", "postgres", "-c", f"DROP DATABASE IF EXISTS {self.db}"],
+                       capture_output=True, timeout=60)
+
+
+# What a store holds after a scan, timestamps aside: the TOFU pins, the capability memory (which
+# dates are set), the TLS-RPT outcomes (as a multiset: one row per session).
+STORE_QUERIES = {
+    "pins": "SELECT host, port, protocol, spki_sha256 FROM pins",
+    "memory": "SELECT host, port, protocol, last_starttls IS NOT NULL, last_tls IS NOT NULL FROM memory",
+    "outcomes": "SELECT policy_domain, policy_type, mx_host, address, success, coalesce(result_type, '-') "
+                "FROM outcomes",
+}
+
+
+def test_shards_postgres(run, lab, listeners, tmp):
+    """Issue 7 item 6: `--shard I/3` × 3 running at once, all writing to one PostgreSQL store from
+    a fresh database (so their schema migrations race too), against the same input scanned
+    unsharded into a database of its own. Every lab peer (silent aside) plus 300 listener targets."""
+    ca = lab["ca_file"]
+    targets = [p["target"] for p in lab["peers"] if p["name"] != "silent"] + listeners.targets()[:300]
+    inp = os.path.join(tmp, "shard-targets.txt")
+    Path(inp).write_text("\n".join(targets) + "\n")
+    common = ["--cafile", ca, "--timeout", "10", "--concurrency", "200", "--per-host-concurrency", "0", "--json",
+              "--input", inp]
+    shared, alone = Postgres(lab, "shards"), Postgres(lab, "unsharded")
+    try:
+        shard_files = [os.path.join(tmp, f"pg-shard{i}.jsonl") for i in (1, 2, 3)]
+        procs = []
+        started = time.monotonic()
+        for i, out in enumerate(shard_files, 1):
+            procs.append(subprocess.Popen([run.ostls, "scan", "--store", shared.spec, *common, "--shard", f"{i}/3",
+                                           "--output", out], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                          text=True))
+        errs = []
+        for p in procs:
+            try:
+                _, err = p.communicate(timeout=300)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                _, err = p.communicate()
+            errs.append(err)
+        secs = time.monotonic() - started
+        whole = os.path.join(tmp, "pg-whole.jsonl")
+        code, _, err, _, _ = run_scan(run.ostls, [*common, "--output", whole], store=("--store", alone.spec))
+        whole_summary = summary_of(err)
+        if code != 0:
+            run.check("unsharded scan into its own PostgreSQL store", [f"exit {code}: {err.strip()[-300:]}"])
+            return
+        reference = {o["target"]: o for o in read_lines(whole)[0]}
+
+        shards = [read_lines(f)[0] for f in shard_files]
+        count = Counter(o["target"] for lines in shards for o in lines)
+        problems = [f"shard {i}: exit {p.returncode}: {e.strip()[-300:]}" for i, (p, e) in
+                    enumerate(zip(procs, errs), 1) if p.returncode != 0]
+        # A store error never passes silently: it refuses the probe (verdict fail/defer with the
+        # store's message) or stops the scan (stderr).
+        problems += [f"shard {i}: {l}" for i, e in enumerate(errs, 1) for l in e.splitlines()
+                     if "postgresql" in l.lower() or "store" in l.lower()]
+        problems += [f"{o['target']}: {o['failure']['detail']}" for lines in shards for o in lines
+                     if o.get("failure") and re.search(r"postgresql|store|TLS-RPT", o["failure"].get("detail", ""))]
+        if set(count) != set(targets):
+            problems.append(f"{len(set(targets) - set(count))} targets lost, {len(set(count) - set(targets))} extra")
+        dups = [t for t, n in count.items() if n > 1]
+        if dups:
+            problems.append(f"{len(dups)} targets in more than one shard or twice, e.g. {dups[0]}")
+        if min(len(lines) for lines in shards) == 0:
+            problems.append(f"an empty shard: sizes {[len(l) for l in shards]}")
+        run.check(f"3 shards at once into one PostgreSQL store: sizes {[len(l) for l in shards]}, "
+                  f"{len(count)} = {len(targets)} targets, none twice, no store error ({secs:.1f} s)", problems)
+
+        diffs = []
+        for lines in shards:
+            for o in lines:
+                a, b = without_timing(o), without_timing(reference.get(o["target"], {}))
+                d = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+                if d:
+                    diffs.append(f"{o['target']}: {', '.join(d)} differ")
+        run.check("every shard's outcome = the unsharded scan's (timings aside)", diffs[:10])
+
+        got, want = ({name: db.rows(q) for name, q in STORE_QUERIES.items()} for db in (shared, alone))
+        problems = [f"{name}: {len(got[name])} rows from the shards, {len(want[name])} unsharded; e.g. "
+                    f"{sorted(set(got[name]) ^ set(want[name]))[:2]}" for name in STORE_QUERIES if got[name] != want[name]]
+        # And each shard's own records are there: every target that completed TLS (verdict ok) is
+        # remembered with its last TLS date, every encrypted target with a TLS 1.3 AEAD session is pinned.
+        memory = {(h, int(p)): tls == "t" for h, p, _, _, tls in got["memory"]}
+        pinned = {(h, int(p)) for h, p, _, _ in got["pins"]}
+        for i, lines in enumerate(shards, 1):
+            # (A dialogue that ended in an error after TLS, such as XMPP's host-unknown stream
+            # error without --servername, leaves no memory: it says nothing about the peer.)
+            tls = [(o["host"], o["port"]) for o in lines if o.get("tls") and o["verdict"] == "ok"]
+            # Under the default `opportunistic`, the first encrypted contact pins the key when
+            # the session meets R6 (TLS >= 1.2, forward secrecy, AEAD): see probe/host.cpp.
+            r6 = [(o["host"], o["port"]) for o in lines if o.get("tls") and o["tls"]["pfs"] and
+                  o["tls"]["version"] in ("TLSv1.2", "TLSv1.3") and re.search("GCM|CHACHA20", o["tls"]["cipher"])]
+            missing = [k for k in tls if not memory.get(k)]
+            unpinned = [k for k in r6 if k not in pinned]
+            if missing:
+                problems.append(f"shard {i}: {len(missing)} TLS targets without last_tls in memory, e.g. {missing[0]}")
+            if not r6 or unpinned:
+                problems.append(f"shard {i}: {len(r6)} TLS targets that must be pinned, {len(unpinned)} not pinned")
+        run.check(f"the shared store = the unsharded run's store ({len(got['pins'])} pins, {len(got['memory'])} "
+                  f"memory rows, {len(got['outcomes'])} TLS-RPT outcomes), each shard's contacts in it", problems)
+
+        r = subprocess.run([run.ostls, "scan", "--json", "--summarize", *shard_files], capture_output=True, text=True,
+                           timeout=60)
+        union = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else None
+        problems = [] if union == whole_summary else [
+            f"exit {r.returncode} {r.stderr.strip()[-200:]}" if union is None else
+            f"{k}: shards {union.get(k)} ≠ unsharded {(whole_summary or {}).get(k)}"
+            for k in sorted(set(union or {}) | set(whole_summary or {}))
+            if (union or {}).get(k) != (whole_summary or {}).get(k)]
+        run.check(f"--summarize of the 3 shard files = the unsharded scan's summary ({(union or {}).get('targets')} "
+                  "targets)", problems)
+    finally:
+        shared.drop()
+        alone.drop()
+
+
 # SMTP peers at the default level with the lab CA and the name mx.lab.test (lab/README.md, the
 # `may` column), and what each contributes to the summary — counted by hand.
 SUMMARY_PEERS = ["plain", "selfsigned", "labca", "expired", "brokentls", "legacy", "strip", "mask", "refuse",
@@ -435,6 +674,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="ostls-scan-test-") as tmp:
         os.chmod(tmp, 0o755)
         test_same_as_probe(run, lab, dns)
+        test_mtasts_same_as_probe(run, lab, tmp)
         test_summary(run, lab, tmp)
         test_html(run, lab, tmp)
         # Greetings come late so that many connections are open at once, on a loaded machine too.
@@ -444,6 +684,7 @@ def main():
             test_kill_and_resume(run, big, tmp, lab["ca_file"])
             test_interrupt(run, big, tmp, lab["ca_file"])
             test_knobs(run, small, big, lab["ca_file"], tmp)
+            test_shards_postgres(run, lab, small, tmp)
         finally:
             big.stop()
             small.stop()

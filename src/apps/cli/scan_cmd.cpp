@@ -203,7 +203,8 @@ std::shared_ptr<ScanArgs> add_scan(CLI::App& app) {
   cmd->add_option("--shard", args->shard, "I/N: only the targets of shard I of N (1 <= I <= N), split by a hash of the target");
   cmd->add_option("--summarize", args->summarize,
                   "Print the summary of an earlier scan's JSON Lines file (- for stdin) and exit; repeatable: "
-                  "the union of several files, e.g. the shards of one scan")
+                  "the union of several files, e.g. the shards of one scan. Reads these files only, never the "
+                  "store (it holds pins and memory, not outcomes)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->excludes("--input", "--output", "--resume", "--shard");
   cmd->add_flag("--json", args->json, "Summary as one JSON object");
