@@ -139,6 +139,7 @@ struct Live {
   std::shared_ptr<const Snapshot> snap;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::size_t open = 0;
+  std::map<asio::ip::address, std::size_t> per_client;  // open sessions by client address
 };
 
 class Runtime {
@@ -211,13 +212,19 @@ private:
         continue;
       }
       const auto& conf = live->snap->conf;
-      if (live->open >= conf.max_connections) {
-        shared_->metrics.refused(conf.name, "max_connections");
+      std::error_code peer_ec;  // a peer already gone: the unspecified address, the session fails at once
+      const auto client = socket.remote_endpoint(peer_ec).address();
+      const auto from_client = live->per_client.find(client);
+      const bool client_full = conf.max_connections_per_client > 0 && from_client != live->per_client.end() &&
+                               from_client->second >= conf.max_connections_per_client;
+      if (live->open >= conf.max_connections || client_full) {
+        shared_->metrics.refused(conf.name, live->open >= conf.max_connections ? "max_connections"
+                                                                               : "max_connections_per_client");
         std::error_code ignored;
         socket.close(ignored);
         continue;
       }
-      asio::co_spawn(io_, session(live, std::move(socket)), asio::detached);
+      asio::co_spawn(io_, session(live, std::move(socket), client), asio::detached);
     }
   }
 
@@ -226,14 +233,19 @@ private:
     std::shared_ptr<Shared> shared;
     std::shared_ptr<Live> live;
     std::string name;
-    Open(std::shared_ptr<Shared> s, std::shared_ptr<Live> l, std::string_view mode)
-        : shared(std::move(s)), live(std::move(l)), name(live->snap->conf.name) {
+    asio::ip::address client;
+    Open(std::shared_ptr<Shared> s, std::shared_ptr<Live> l, std::string_view mode, asio::ip::address from)
+        : shared(std::move(s)), live(std::move(l)), name(live->snap->conf.name), client(from) {
       ++live->open;
+      ++live->per_client[client];
       ++shared->open_total;
       shared->metrics.opened(name, mode);
     }
     ~Open() {
       --live->open;
+      if (const auto it = live->per_client.find(client); it != live->per_client.end() && --it->second == 0) {
+        live->per_client.erase(it);
+      }
       --shared->open_total;
       shared->metrics.closed(name);
       if (shared->draining && shared->open_total == 0) shared->io.stop();
@@ -242,9 +254,9 @@ private:
     Open& operator=(const Open&) = delete;
   };
 
-  net::awaitable<void> session(std::shared_ptr<Live> live, tcp::socket socket) {
+  net::awaitable<void> session(std::shared_ptr<Live> live, tcp::socket socket, asio::ip::address client) {
     const std::shared_ptr<const Snapshot> snap = live->snap;
-    const Open open(shared_, live, snap->conf.mode == Mode::Client ? "client" : "server");
+    const Open open(shared_, live, snap->conf.mode == Mode::Client ? "client" : "server", client);
     std::error_code ec;
     const auto peer = socket.remote_endpoint(ec);
     const auto local = socket.local_endpoint(ec);
