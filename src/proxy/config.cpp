@@ -127,6 +127,9 @@ Result<Listener> read_listener(const toml::table& t, const std::string& path, st
   OSTLS_READ(r.integer("max_connections", 1, 1000000), max_conn);
   OSTLS_READ(r.integer("max_line", 64, 1 << 24), max_line);
   l.max_connections = static_cast<std::size_t>(max_conn);
+  std::int64_t per_client = 0;
+  OSTLS_READ(r.integer("max_connections_per_client", 0, 1000000), per_client);
+  l.max_connections_per_client = static_cast<std::size_t>(per_client);
   l.limits.max_line = static_cast<std::size_t>(max_line);
   OSTLS_READ(r.seconds("handshake_timeout", 3600), l.handshake_timeout);
   OSTLS_READ(r.seconds("idle_timeout", 86400), l.idle_timeout);

@@ -17,6 +17,7 @@
 //   name = "inbound-smtp"  mode = "server"  protocol = "smtp"  listen = "0.0.0.0:25"
 //   backend = "127.0.0.1:2525"  cert = "…"  key = "…"  implicit_tls = false  require_tls = false
 //   proxy_protocol = false
+//   (both modes) max_connections = 1000  max_connections_per_client = 0 (no limit)
 #pragma once
 
 #include <chrono>
@@ -71,6 +72,10 @@ struct Listener {
 
   // limits, both modes
   std::size_t max_connections = 1000;
+  // Sessions from one client address at once; 0: no limit. The backend of a server-mode
+  // listener sees every session come from the proxy's address, so its own per-client limits
+  // (Postfix's smtpd_client_connection_count_limit) cannot act: this one must.
+  std::size_t max_connections_per_client = 0;
   std::chrono::milliseconds handshake_timeout{30000};  // client mode: the whole upstream negotiation
   std::chrono::milliseconds idle_timeout{300000};
   Limits limits;

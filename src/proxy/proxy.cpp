@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include <asio/co_spawn.hpp>
@@ -168,6 +169,8 @@ struct Live {
   std::shared_ptr<const Snapshot> snap;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::atomic<std::size_t> open{0};
+  std::mutex per_client_mutex;                          // sessions end on worker threads
+  std::map<asio::ip::address, std::size_t> per_client;  // open sessions by client address
 };
 
 // Transparent mode: where the application was going before the redirect (nftables `redirect`,
@@ -287,13 +290,31 @@ private:
         continue;
       }
       const auto& conf = live->snap->conf;
-      if (live->open >= conf.max_connections) {
-        shared_->metrics.refused(conf.name, "max_connections");
+      std::error_code peer_ec;  // a peer already gone: the unspecified address, the session fails at once
+      const auto client = socket.remote_endpoint(peer_ec).address();
+      bool client_full = false;
+      if (conf.max_connections_per_client > 0) {
+        const std::lock_guard lock(live->per_client_mutex);
+        const auto from_client = live->per_client.find(client);
+        client_full = from_client != live->per_client.end() && from_client->second >= conf.max_connections_per_client;
+      }
+      if (live->open >= conf.max_connections || client_full) {
+        shared_->metrics.refused(conf.name, live->open >= conf.max_connections ? "max_connections"
+                                                                               : "max_connections_per_client");
         std::error_code ignored;
         socket.close(ignored);
         continue;
       }
-      asio::co_spawn(worker.io, session(live, live->snap, worker, std::move(socket)), asio::detached);
+      // Admitted: counted now, on the main loop, so that the next accept already sees it (the
+      // session's Open counts it down wherever it ends).
+      ++live->open;
+      ++worker.open;
+      ++shared_->open_total;
+      {
+        const std::lock_guard lock(live->per_client_mutex);
+        ++live->per_client[client];
+      }
+      asio::co_spawn(worker.io, session(live, live->snap, worker, std::move(socket), client), asio::detached);
     }
   }
 
@@ -303,16 +324,22 @@ private:
     std::shared_ptr<Live> live;
     Worker& worker;
     std::string name;
-    Open(std::shared_ptr<Shared> s, std::shared_ptr<Live> l, Worker& w, const std::string& listener, std::string_view mode)
-        : shared(std::move(s)), live(std::move(l)), worker(w), name(listener) {
-      ++live->open;
-      ++worker.open;
-      ++shared->open_total;
+    asio::ip::address client;
+    Open(std::shared_ptr<Shared> s, std::shared_ptr<Live> l, Worker& w, const std::string& listener, std::string_view mode,
+         asio::ip::address from)
+        : shared(std::move(s)), live(std::move(l)), worker(w), name(listener), client(from) {
+      // The counts went up in accept_loop (admitted), so that the next accept sees them.
       shared->metrics.opened(name, mode);
     }
     ~Open() {
       --live->open;
       --worker.open;
+      {
+        const std::lock_guard lock(live->per_client_mutex);
+        if (const auto it = live->per_client.find(client); it != live->per_client.end() && --it->second == 0) {
+          live->per_client.erase(it);
+        }
+      }
       shared->metrics.closed(name);
       if (--shared->open_total == 0 && shared->draining) {
         asio::post(shared->io, [&io = shared->io] { io.stop(); });  // the last one out ends the drain
@@ -324,8 +351,8 @@ private:
 
   // `snap` is the listener's snapshot when the connection was accepted (read on the main loop).
   net::awaitable<void> session(std::shared_ptr<Live> live, std::shared_ptr<const Snapshot> snap, Worker& worker,
-                               tcp::socket socket) {
-    const Open open(shared_, live, worker, snap->conf.name, snap->conf.mode == Mode::Client ? "client" : "server");
+                               tcp::socket socket, asio::ip::address client) {
+    const Open open(shared_, live, worker, snap->conf.name, snap->conf.mode == Mode::Client ? "client" : "server", client);
     std::error_code ec;
     const auto peer = socket.remote_endpoint(ec);
     const auto local = socket.local_endpoint(ec);

@@ -41,7 +41,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from labtest import Forwarder, Runner, make_leaf  # noqa: E402
-from test_server_role import FRONT_NAME, Raw, curl_smtp_noop_problems, s_client, s_client_problems  # noqa: E402
+from test_server_role import (FRONT_NAME, Raw, curl_smtp_noop_problems, s_client, s_client_problems,  # noqa: E402
+                              smtp_injection)
 
 LAB = Path(os.environ.get("OSTLS_LAB_DIR", "/tmp/ostls-lab"))
 PROXY_NAME = FRONT_NAME  # the name s_client, curl and Raw.starttls() check the certificate against
@@ -92,11 +93,11 @@ class SinkBackend:
 
 
 class Proxy:
-    def __init__(self, ostls, config_path):
+    def __init__(self, ostls, config_path, preexec_fn=None):
         self.ostls, self.config = ostls, config_path
         self.err = open(str(config_path) + ".log", "w+")
         self.p = subprocess.Popen([ostls, "proxy", "--config", str(config_path)], stdout=subprocess.DEVNULL,
-                                  stderr=self.err)
+                                  stderr=self.err, preexec_fn=preexec_fn)
 
     def wait_port(self, port, timeout=10):
         deadline = time.monotonic() + timeout
@@ -370,23 +371,7 @@ class Test:
 
         # R10: MAIL FROM pipelined behind STARTTLS must not reach Postfix: RCPT then gets 503.
         def rcpt_after(inject):
-            c = Raw(port)
-            try:
-                c.until(lambda l: l[3:4] == " ")
-                c.send("EHLO client.lab.test\r\n")
-                c.until(lambda l: l[3:4] == " ")
-                c.send("STARTTLS\r\nMAIL FROM:<evil@lab.test>\r\n" if inject else "STARTTLS\r\n")
-                c.line()
-                c.starttls(self.tls_context(), server_hostname=PROXY_NAME)
-                c.send("EHLO client.lab.test\r\n")
-                c.until(lambda l: l[3:4] == " ")
-                if not inject:
-                    c.send("MAIL FROM:<alice@lab.test>\r\n")
-                    c.line()
-                c.send("RCPT TO:<bob@lab.test>\r\n")
-                return c.line()
-            finally:
-                c.close()
+            return smtp_injection(port, self.tls_context(), inject)
         injected, control = rcpt_after(True), rcpt_after(False)
         r.check(f"server mode: MAIL FROM pipelined behind STARTTLS never reaches Postfix (RCPT: {injected[:40]})",
                 [] if injected.startswith("503") else [injected])

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import namedtuple
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -169,6 +170,61 @@ class Raw:
             pass
 
 
+# R10 sessions through any server-role front on `port` (serve_lab here, `ostls proxy` server mode
+# in tests/adversary/proxy_clients.py): a state-changing command pipelined behind the upgrade
+# command (inject=True) or sent after TLS (False); the session returns the backend's answer to a
+# query that depends on that state, or what went wrong before it.
+Injection = namedtuple("Injection", "greeting_done hello upgrade upgrade_done accepted state state_done query query_done")
+ONE_LINE = lambda l: True  # noqa: E731
+SMTP_LAST = lambda l: l[3:4] == " "  # noqa: E731
+# RCPT's answer is 503 when MAIL FROM never reached the backend.
+SMTP_INJECTION = Injection(SMTP_LAST, "EHLO client.lab.test\r\n", "STARTTLS\r\n", ONE_LINE, "220",
+                           "MAIL FROM:<evil@lab.test>\r\n", ONE_LINE, "RCPT TO:<alice@lab.test>\r\n", ONE_LINE)
+# SELECT's answer is not OK when LOGIN never reached the backend.
+IMAP_INJECTION = Injection(ONE_LINE, None, "a STARTTLS\r\n", lambda l: l.startswith("a "), "a OK",
+                           "b LOGIN alice secret\r\n", lambda l: l.startswith("b "), "c SELECT INBOX\r\n",
+                           lambda l: l.startswith("c "))
+# PASS's answer is -ERR when USER never reached the backend.
+POP3_INJECTION = Injection(ONE_LINE, None, "STLS\r\n", ONE_LINE, "+OK", "USER alice\r\n", ONE_LINE,
+                           "PASS secret\r\n", ONE_LINE)
+
+
+def injection_session(script, port, tls_ctx, inject):
+    c = Raw(port)
+    try:
+        c.until(script.greeting_done)
+        if script.hello:
+            c.send(script.hello)
+            c.until(SMTP_LAST)
+        c.send(script.upgrade + script.state if inject else script.upgrade)
+        reply = c.until(script.upgrade_done)[-1]
+        if not reply.startswith(script.accepted):
+            return f"{script.upgrade.strip()} answered {reply!r}"
+        c.starttls(tls_ctx)
+        if script.hello:
+            c.send(script.hello)
+            c.until(SMTP_LAST)
+        if not inject:
+            c.send(script.state)
+            c.until(script.state_done)
+        c.send(script.query)
+        return c.until(script.query_done)[-1]
+    finally:
+        c.close()
+
+
+def smtp_injection(port, tls_ctx, inject):
+    return injection_session(SMTP_INJECTION, port, tls_ctx, inject)
+
+
+def imap_injection(port, tls_ctx, inject):
+    return injection_session(IMAP_INJECTION, port, tls_ctx, inject)
+
+
+def pop3_injection(port, tls_ctx, inject):
+    return injection_session(POP3_INJECTION, port, tls_ctx, inject)
+
+
 def s_client(ctx, port, starttls, stdin, *extra):
     """`openssl s_client -starttls PROTO` through the front, verifying against the lab CA."""
     return subprocess.run(
@@ -255,29 +311,8 @@ def smtp_cases(ctx):
 
     # Injection: MAIL FROM pipelined behind STARTTLS must not reach Postfix, so RCPT after TLS
     # gets "503 need MAIL command". Control: MAIL sent after TLS makes RCPT get past that.
-    def session(inject):
-        c = Raw(front.port)
-        try:
-            c.until(lambda l: l[3:4] == " ")
-            c.send("EHLO client.lab.test\r\n")
-            c.until(lambda l: l[3:4] == " ")
-            c.send("STARTTLS\r\nMAIL FROM:<evil@lab.test>\r\n" if inject else "STARTTLS\r\n")
-            reply = c.line()
-            if not reply.startswith("220"):
-                return f"STARTTLS answered {reply!r}"
-            c.starttls(ctx.tls_context())
-            c.send("EHLO client.lab.test\r\n")
-            c.until(lambda l: l[3:4] == " ")
-            if not inject:
-                c.send("MAIL FROM:<good@lab.test>\r\n")
-                c.line()
-            c.send("RCPT TO:<alice@lab.test>\r\n")
-            return c.line()
-        finally:
-            c.close()
-
     check_injection(
-        ctx, front, session,
+        ctx, front, lambda inject: smtp_injection(front.port, ctx.tls_context(), inject),
         injected=(lambda answer: answer.startswith("503"),
                   lambda answer: f"RCPT after the injected MAIL got {answer!r}, expected 503",
                   "smtp: MAIL FROM pipelined behind STARTTLS never reaches the backend (503 after TLS)"),
@@ -387,25 +422,8 @@ def imap_cases(ctx):
     r.check("imap: ostls probe --policy verify through the front", probe_problems(ctx, "imap", front.port)
             + report_problems(front.report(), tls=True))
 
-    def session(inject):
-        c = Raw(front.port)
-        try:
-            c.line()
-            c.send("a STARTTLS\r\nb LOGIN alice secret\r\n" if inject else "a STARTTLS\r\n")
-            reply = c.until(lambda l: l.startswith("a "))[-1]
-            if not reply.startswith("a OK"):
-                return f"STARTTLS answered {reply!r}"
-            c.starttls(ctx.tls_context())
-            if not inject:
-                c.send("b LOGIN alice secret\r\n")
-                c.until(lambda l: l.startswith("b "))
-            c.send("c SELECT INBOX\r\n")
-            return c.until(lambda l: l.startswith("c "))[-1]
-        finally:
-            c.close()
-
     check_injection(
-        ctx, front, session,
+        ctx, front, lambda inject: imap_injection(front.port, ctx.tls_context(), inject),
         injected=(lambda answer: not answer.startswith("c OK"),
                   lambda answer: f"SELECT after the injected LOGIN got {answer!r}",
                   "imap: LOGIN pipelined behind STARTTLS never reaches the backend (SELECT refused after TLS)"),
@@ -476,25 +494,8 @@ def pop3_cases(ctx):
     r.check("pop3: ostls probe --policy verify through the front", probe_problems(ctx, "pop3", front.port)
             + report_problems(front.report(), tls=True))
 
-    def session(inject):
-        c = Raw(front.port)
-        try:
-            c.line()
-            c.send("STLS\r\nUSER alice\r\n" if inject else "STLS\r\n")
-            reply = c.line()
-            if not reply.startswith("+OK"):
-                return f"STLS answered {reply!r}"
-            c.starttls(ctx.tls_context())
-            if not inject:
-                c.send("USER alice\r\n")
-                c.line()
-            c.send("PASS secret\r\n")
-            return c.line()
-        finally:
-            c.close()
-
     check_injection(
-        ctx, front, session,
+        ctx, front, lambda inject: pop3_injection(front.port, ctx.tls_context(), inject),
         injected=(lambda answer: answer.startswith("-ERR"),
                   lambda answer: f"PASS after the injected USER got {answer!r}, expected -ERR",
                   "pop3: USER pipelined behind STLS never reaches the backend (PASS refused after TLS)"),

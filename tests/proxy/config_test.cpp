@@ -42,6 +42,7 @@ key = "/etc/ostls/key.pem"
 require_tls = true
 proxy_protocol = true
 max_connections = 50
+max_connections_per_client = 10
 idle_timeout = 60
 
 [[listener]]
@@ -96,6 +97,8 @@ TEST(ProxyConfig, TheDocumentedKeys) {
   EXPECT_TRUE(in.proxy_protocol);
   EXPECT_FALSE(in.implicit_tls);
   EXPECT_EQ(in.max_connections, 50u);
+  EXPECT_EQ(in.max_connections_per_client, 10u);
+  EXPECT_EQ(c->listeners[3].max_connections_per_client, 0u);  // default: no limit
   EXPECT_EQ(in.idle_timeout, std::chrono::seconds(60));
   EXPECT_TRUE(c->listeners[3].implicit_tls);  // imaps: TLS from the first byte
   const auto& tp = c->listeners[4];
@@ -148,6 +151,8 @@ TEST(ProxyConfig, MistakesNameTheLine) {
       {"no listener", "store = \"none\"\n", "no [[listener]]"},
       {"timeout not positive", listener("idle_timeout = 0\n"), "idle_timeout must be a number of seconds"},
       {"max_connections zero", listener("max_connections = 0\n"), "max_connections must be between 1"},
+      {"max_connections_per_client negative", listener("max_connections_per_client = -1\n"),
+       "max_connections_per_client must be between 0"},
       {"no name", "[[listener]]\nmode = \"server\"\n", "proxy.toml:1: listener 1: name is required"},
       {"transparent and connect", listener("transparent = true\nmark = 1\n", "client"), "exactly one of connect"},
       {"transparent without mark",
