@@ -135,8 +135,8 @@ def check_injection(ctx, front, session, *, injected, control):
 class Raw:
     """A hand-driven client socket: exact bytes in one write, then TLS on the same socket."""
 
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    def __init__(self, port, source=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=source)
         self.buf = b""
 
     def send(self, data):
