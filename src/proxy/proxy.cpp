@@ -61,8 +61,16 @@ unexpected<Error> listener_error(const Config& c, const Listener& l, std::string
 // (libunbound's context and its socket belong to one loop) and a store connection. The
 // acceptors, signals, reloads and metrics run on the main loop, which hands each accepted
 // connection to the worker with the fewest open sessions.
+// io_context's shutdown() (protected in asio::execution_context): destroys every pending handler
+// — the frames of sessions still open after a drain timeout — while what they refer to (the
+// worker's resolver and store, the shared caches) is still alive.
+struct Loop : asio::io_context {
+  using asio::io_context::io_context;
+  using asio::io_context::shutdown;
+};
+
 struct Worker {
-  asio::io_context io{1};
+  Loop io{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard = asio::make_work_guard(io);
   std::unique_ptr<dns::Resolver> resolver;  // client mode
   std::optional<store::Store> store;        // client mode
@@ -595,7 +603,7 @@ Result<void> check(const Config& config) {
 Result<void> run(const Config& config, const RunOptions& options) {
   // A client that goes away mid-write must not kill the daemon.
   std::signal(SIGPIPE, SIG_IGN);
-  asio::io_context io(1);  // the main loop: acceptors, signals, reloads, metrics
+  Loop io(1);  // the main loop: acceptors, signals, reloads, metrics
   tls::ClientContextCache contexts;
   tls::SessionCache sessions;
   const unsigned count = config.workers != 0 ? config.workers : std::max(1U, std::thread::hardware_concurrency());
@@ -622,6 +630,12 @@ Result<void> run(const Config& config, const RunOptions& options) {
     w->io.stop();
     w->thread.join();
   }
+  // Pending handlers go first, while everything they hold is alive: the main loop's (an accept
+  // aborted by the drain holds a socket of a worker's loop, so it must not outlive the workers),
+  // then the sessions still open after a drain timeout, before the Runtime, the workers'
+  // resolvers and stores and the caches they use are destroyed.
+  io.shutdown();
+  for (auto& w : workers) w->io.shutdown();
   return {};
 }
 
